@@ -1,0 +1,61 @@
+"""mdh-creds: short-lived AWS credentials from a MyDataHelps service account, cached and refreshed.
+
+The public API. Heavy parts (botocore, requests) load on first use, so importing the package for
+a cache hit stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mdh_creds.errors import (
+    CacheError,
+    CacheUnavailable,
+    ConfigError,
+    ExchangeError,
+    ExchangeRejected,
+    ExchangeUnavailable,
+    LockTimeout,
+    MdhCredsError,
+    PrivateKeyError,
+)
+from mdh_creds.models import AccessToken, TemporaryCredentials
+
+if TYPE_CHECKING:
+    from mdh_creds.api import get_access_token, get_credentials
+    from mdh_creds.provider import MdhCredentialProvider, install, session
+
+__version__ = "0.1.0"
+__all__ = [
+    "AccessToken",
+    "CacheError",
+    "CacheUnavailable",
+    "ConfigError",
+    "ExchangeError",
+    "ExchangeRejected",
+    "ExchangeUnavailable",
+    "LockTimeout",
+    "MdhCredentialProvider",
+    "MdhCredsError",
+    "PrivateKeyError",
+    "TemporaryCredentials",
+    "get_access_token",
+    "get_credentials",
+    "install",
+    "session",
+]
+_LAZY = {
+    "get_credentials": "mdh_creds.api",
+    "get_access_token": "mdh_creds.api",
+    "session": "mdh_creds.provider",
+    "install": "mdh_creds.provider",
+    "MdhCredentialProvider": "mdh_creds.provider",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mdh_creds' has no attribute {name!r}")

@@ -1,0 +1,42 @@
+"""``get_credentials`` and ``get_access_token``: the broker for a profile, from Python."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from mdh_creds.broker import CredentialBroker
+from mdh_creds.factory import build_broker
+from mdh_creds.models import AccessToken, TemporaryCredentials
+from mdh_creds.settings import SPEC_BY_NAME, parse_settings
+
+
+def broker_for(
+    profile_name: str | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> CredentialBroker:
+    """A broker for ``profile_name``; ``overrides`` take setting names (``cache="file"``...)."""
+    unknown = set(overrides) - set(SPEC_BY_NAME)
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    flags: dict[str, Any] = {k: str(v) for k, v in overrides.items() if v is not None}
+    if profile_name:
+        flags["profile"] = profile_name
+    if env_file:
+        flags["env_file"] = os.fspath(env_file)
+    environ = os.environ if environ is None else environ
+    return build_broker(parse_settings(environ, flags), environ=environ)
+
+
+def get_credentials(profile_name: str | None = None, **overrides: Any) -> TemporaryCredentials:
+    """Temporary AWS credentials for the profile, from the cache or one MDH exchange."""
+    return broker_for(profile_name, **overrides).get_credentials()
+
+
+def get_access_token(profile_name: str | None = None, **overrides: Any) -> AccessToken:
+    """The MDH REST API access token for the profile, cached like the credentials."""
+    return broker_for(profile_name, **overrides).get_access_token()

@@ -1,0 +1,227 @@
+"""CredentialBroker: check, lock, check again, exchange, seal, save. It does no I/O itself.
+
+Entries are judged fresh, stale or expired (DESIGN section 5). A stale entry whose refresh fails is
+served with a warning; an expired one is refreshed or the error is raised. A cache that breaks at
+run time is dropped with one warning and the exchange goes on without it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from mdh_creds.cache import CacheBackend
+from mdh_creds.clock import Clock, utc_now
+from mdh_creds.crypto import Sealer
+from mdh_creds.errors import CacheError, ExchangeError, LockTimeout
+from mdh_creds.models import (
+    KIND_CREDENTIALS,
+    KIND_TOKEN,
+    AccessToken,
+    CacheKey,
+    Freshness,
+    TemporaryCredentials,
+    freshness,
+    to_timestamp,
+)
+
+TOKEN_WINDOW = timedelta(seconds=60)
+_log = logging.getLogger(__name__)
+Entry = TypeVar("Entry", AccessToken, TemporaryCredentials)
+
+
+class Exchange(Protocol):
+    """The two MDH calls, bound to one identity (``mdh.py`` through the factory)."""
+
+    def fetch_access_token(self) -> AccessToken: ...
+
+    def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials: ...
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the broker judges and waits."""
+
+    refresh_window: timedelta = timedelta(seconds=1200)
+    lock_timeout: float = 60.0
+    force_refresh: bool = False
+
+
+@dataclass(frozen=True)
+class EntryStatus:
+    """What ``status`` shows of one cached entry (no secret)."""
+
+    kind: str
+    name: str
+    expires_at: datetime | None
+    state: str
+
+
+class CredentialBroker:
+    """Serves credentials and access tokens from the cache, refreshing them once, in one place."""
+
+    def __init__(
+        self,
+        *,
+        identity: dict[str, str],
+        exchange: Callable[[], Exchange],
+        cache: CacheBackend | None,
+        sealer: Sealer | None,
+        clock: Clock = utc_now,
+        policy: Policy | None = None,
+    ) -> None:
+        self._exchange_factory, self._exchange_obj = exchange, None
+        self._cache, self._sealer, self._clock = cache, sealer, clock
+        self.policy = policy or Policy()
+        self.cred_key = CacheKey.for_identity(identity, KIND_CREDENTIALS)
+        self.token_key = CacheKey.for_identity(identity, KIND_TOKEN)
+        self._forced: set[str] = set()
+
+    @property
+    def cache(self) -> CacheBackend | None:
+        return self._cache
+
+    def _exchange(self) -> Exchange:
+        if self._exchange_obj is None:
+            self._exchange_obj = self._exchange_factory()  # type: ignore[assignment]
+        return self._exchange_obj  # type: ignore[return-value]
+
+    def get_credentials(self) -> TemporaryCredentials:
+        """AWS credentials, from the cache when fresh, else from one exchange."""
+        return self._serve(
+            self.cred_key,
+            TemporaryCredentials,
+            self.policy.refresh_window,
+            lambda: self._exchange().fetch_credentials(self.get_access_token()),
+        )
+
+    def get_access_token(self) -> AccessToken:
+        """The MDH REST API access token, cached until ``expires_in`` minus 60 s."""
+        return self._serve(
+            self.token_key, AccessToken, TOKEN_WINDOW, lambda: self._exchange().fetch_access_token()
+        )
+
+    def _serve(
+        self, key: CacheKey, kind: type[Entry], window: timedelta, fetch: Callable[[], Entry]
+    ) -> Entry:
+        forced = self.policy.force_refresh and key.kind not in self._forced
+        entry = None if forced else self._load(key, kind)
+        if entry is not None and self._state(entry, window) is Freshness.FRESH:
+            return entry
+        try:
+            with self._lock(key):
+                entry = None if forced else (self._load(key, kind) or entry)
+                if entry is not None and self._state(entry, window) is Freshness.FRESH:
+                    return entry
+                fresh = self._refresh(entry, window, fetch)
+        except LockTimeout:
+            if entry is not None and self._state(entry, window) is Freshness.STALE:
+                _log.warning("another process is refreshing; serving cached %s", key.kind)
+                return entry
+            raise
+        self._forced.add(key.kind)
+        return fresh
+
+    def _refresh(self, old: Entry | None, window: timedelta, fetch: Callable[[], Entry]) -> Entry:
+        try:
+            new = fetch()
+        except ExchangeError as exc:
+            if old is not None and self._state(old, window) is Freshness.STALE:
+                _log.warning(
+                    "refresh failed (%s); serving cached credentials valid until %s",
+                    exc,
+                    to_timestamp(old.expires_at),
+                )
+                return old
+            raise
+        self._save(new)
+        return new
+
+    def _state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
+        now = self._clock() + entry.skew
+        return freshness(entry.expires_at, entry.issued_at, window, now)
+
+    def _lock(self, key: CacheKey) -> AbstractContextManager[None]:
+        if self._cache is None:
+            return nullcontext()
+        try:
+            return self._cache.lock(key, self.policy.lock_timeout)
+        except LockTimeout:
+            raise
+        except CacheError as exc:
+            self._drop_cache(exc)
+            return nullcontext()
+
+    def _load(self, key: CacheKey, kind: type[Entry]) -> Entry | None:
+        if self._cache is None or self._sealer is None:
+            return None
+        try:
+            payload = self._sealer.open(key, self._cache.load(key))
+        except CacheError as exc:
+            self._drop_cache(exc)
+            return None
+        return _parse(kind, payload, key)
+
+    def _save(self, entry: AccessToken | TemporaryCredentials) -> None:
+        if self._cache is None or self._sealer is None:
+            return
+        key = self.token_key if isinstance(entry, AccessToken) else self.cred_key
+        try:
+            self._cache.save(key, self._sealer.seal(key, entry.to_payload()), entry.expires_at)
+        except CacheError as exc:
+            self._drop_cache(exc)
+
+    def _drop_cache(self, exc: CacheError) -> None:
+        _log.warning("cache unavailable, continuing without it: %s", exc)
+        self._cache = None
+
+    def clear(self) -> int:
+        """Remove this identity's entries; the number removed."""
+        return self._delete([self.cred_key, self.token_key])
+
+    def clear_all(self) -> int:
+        """Remove every entry the cache holds, of every identity."""
+        if self._cache is None:
+            return 0
+        return self._delete(list(self._cache.list_keys()))
+
+    def _delete(self, keys: list[CacheKey]) -> int:
+        removed = 0
+        for key in keys:
+            if self._cache is not None and self._cache.load(key) is not None:
+                removed += 1
+            if self._cache is not None:
+                self._cache.delete(key)
+        return removed
+
+    def entries(self) -> Iterator[EntryStatus]:
+        """Every entry in the cache; entries of other identities show as unreadable."""
+        if self._cache is None:
+            return
+        for key in self._cache.list_keys():
+            kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
+            own = key in (self.cred_key, self.token_key)
+            entry = self._load(key, kind) if own else None
+            if entry is None:
+                yield EntryStatus(
+                    key.kind, key.name, None, "other identity" if not own else "unreadable"
+                )
+                continue
+            window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
+            yield EntryStatus(
+                key.kind, key.name, entry.expires_at, self._state(entry, window).value
+            )
+
+
+def _parse(kind: type[Entry], payload: dict[str, Any] | None, key: CacheKey) -> Entry | None:
+    if payload is None:
+        return None
+    try:
+        return kind.from_payload(payload)
+    except (KeyError, ValueError, TypeError):
+        _log.debug("cache entry %s does not parse, treated as a miss", key.name)
+        return None

@@ -1,0 +1,161 @@
+"""A cache of one file per entry in a private folder, written atomically.
+
+Each entry is ``<folder>/<key.name>.bin``: a 12-byte header followed by the sealed bytes::
+
+    b"MDE1" | expires_at (signed 64-bit big-endian, Unix seconds, rounded down) | sealed
+
+The header holds nothing secret; it lets ``load`` treat an expired entry as absent without opening
+it. A file without a valid header is a miss (``None``); a valid header before a damaged body is
+returned as-is and the ``Sealer`` turns it into a miss. Writes go to a temporary file in the same
+folder (``.tmp-*.part``, mode 0600), are flushed and fsynced, then ``os.replace`` d over the entry,
+so a reader sees the old entry or the new one, never a mix; a killed writer leaves at most a stray
+temporary file, which is never taken for an entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import struct
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+
+from mdh_creds.cache.locks import FileLocks, make_private_folder
+from mdh_creds.clock import Clock, utc_now
+from mdh_creds.errors import CacheUnavailable
+from mdh_creds.models import CacheKey
+
+_log = logging.getLogger(__name__)
+_MAGIC = b"MDE1"
+_HEADER = struct.Struct(">4sq")
+_MAX_BYTES = 1 << 20
+SUFFIX = ".bin"
+
+
+def pack_entry(sealed: bytes, expires_at: datetime) -> bytes:
+    """The stored form of an entry: the expiry header, then the sealed bytes."""
+    return _HEADER.pack(_MAGIC, math.floor(expires_at.timestamp())) + bytes(sealed)
+
+
+def live_body(stored: bytes, now: datetime) -> bytes | None:
+    """The sealed bytes of a stored entry, or ``None`` when it is unreadable or expired."""
+    if len(stored) < _HEADER.size:
+        return None
+    magic, expires = _HEADER.unpack_from(stored)
+    if magic != _MAGIC:
+        return None
+    if now.timestamp() >= expires:
+        return None
+    return stored[_HEADER.size :]
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable where the platform allows opening folders."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(folder, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (mode 0600) so readers see old or new; raises ``OSError``."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    fsync_folder(path.parent)
+
+
+class FileCache:
+    """Sealed entries as files in ``folder``; single flight through ``FileLocks``."""
+
+    name = "file"
+
+    def __init__(self, folder: Path, clock: Clock = utc_now) -> None:
+        self.folder = Path(folder)
+        self._clock = clock
+        try:
+            make_private_folder(self.folder)
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise self._unwritable(PermissionError("permission denied"))
+        self._locks = FileLocks(self.folder)
+
+    def __repr__(self) -> str:
+        return f"FileCache({str(self.folder)!r})"
+
+    def describe(self) -> str:
+        return f"files in {self.folder}"
+
+    def path_for(self, key: CacheKey) -> Path:
+        """Where the entry of ``key`` lives."""
+        return self.folder / f"{key.name}{SUFFIX}"
+
+    def load(self, key: CacheKey) -> bytes | None:
+        try:
+            with open(self.path_for(key), "rb") as handle:
+                stored = handle.read(_MAX_BYTES + 1)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            raise CacheUnavailable(
+                f"cannot read the cache folder {self.folder} ({exc.strerror or exc}): "
+                "fix its permissions or set mdh_cache_dir"
+            ) from None
+        if len(stored) > _MAX_BYTES:
+            _log.debug("cache entry %s is oversized, treated as a miss", key.name)
+            return None
+        return live_body(stored, self._clock())
+
+    def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
+        try:
+            atomic_write(self.path_for(key), pack_entry(sealed, expires_at))
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+
+    def delete(self, key: CacheKey) -> None:
+        try:
+            self.path_for(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+
+    def list_keys(self) -> Iterator[CacheKey]:
+        """Every entry file present, expired or not; temporary files are skipped."""
+        try:
+            names = sorted(os.listdir(self.folder))
+        except FileNotFoundError:
+            return iter(())
+        except OSError as exc:
+            raise self._unwritable(exc) from None
+        keys = (CacheKey.parse_name(n[: -len(SUFFIX)]) for n in names if n.endswith(SUFFIX))
+        return iter([key for key in keys if key is not None])
+
+    def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
+        return self._locks.lock(key, timeout)
+
+    def _unwritable(self, exc: OSError) -> CacheUnavailable:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return CacheUnavailable(
+            f"cache folder {self.folder} is not usable ({reason}): "
+            "set mdh_cache_dir to a writable folder"
+        )

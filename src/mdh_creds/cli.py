@@ -1,0 +1,157 @@
+"""The ``mdh-creds`` command: parse arguments, run one command, map errors to exit codes.
+
+Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 rejected by MDH, 5 MDH unreachable.
+An error is one line on stderr; a traceback only with ``--debug``, and never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TextIO
+
+from mdh_creds import __version__
+from mdh_creds.errors import ConfigError, MdhCredsError
+from mdh_creds.redact import RedactingFilter, redact
+from mdh_creds.settings import SPECS
+
+COMMANDS = ("process", "token", "export", "exec", "status", "clear", "configure", "iam-policy")
+_log = logging.getLogger("mdh_creds")
+
+
+class UsageError(Exception):
+    """A bad command line (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+@dataclass
+class Context:
+    """The world a command runs in (so tests and embedders can pass their own)."""
+
+    args: argparse.Namespace
+    environ: Mapping[str, str]
+    stdout: TextIO
+    stderr: TextIO
+
+    @property
+    def flags(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self.args).items() if v is not None}
+
+
+def _common_options() -> _Parser:
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--profile", help="AWS config profile holding the mdh_* settings")
+    common.add_argument("--env-file", help="read settings from this .env file")
+    common.add_argument("--debug", action="store_true", help="redacted debug log on stderr")
+    common.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
+    common.add_argument("--force-refresh", action="store_true", help="ignore cached entries")
+    for spec in SPECS:
+        if spec.in_profile:
+            common.add_argument(
+                spec.flag,
+                dest=spec.name,
+                metavar=spec.name.upper(),
+                help=f"overrides {spec.key} / {spec.env[0]}",
+            )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = _Parser(
+        prog="mdh-creds",
+        parents=[common],
+        description="Short-lived AWS credentials from a MyDataHelps service account.",
+    )
+    parser.add_argument("--version", action="version", version=f"mdh-creds {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    from mdh_creds import commands
+
+    for name, (helptext, add_arguments) in commands.REGISTRY.items():
+        command = sub.add_parser(name, parents=[common], help=helptext, description=helptext)
+        add_arguments(command)
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """``mdh-creds [flags]`` means ``mdh-creds process [flags]``."""
+    args = list(argv)
+    if any(arg in COMMANDS for arg in args) or any(
+        a in ("-h", "--help", "--version") for a in args
+    ):
+        return args
+    return ["process", *args]
+
+
+def _setup_logging(debug: bool, stderr: TextIO) -> logging.Handler:
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("mdh-creds: %(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    for name in ("mdh_creds", "urllib3") if debug else ("mdh_creds",):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    _log.propagate = False
+    return handler
+
+
+def _teardown_logging(handler: logging.Handler) -> None:
+    for name in ("mdh_creds", "urllib3"):
+        logging.getLogger(name).removeHandler(handler)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Run one command; return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    environ = os.environ if environ is None else environ
+    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        args = build_parser().parse_args(_with_default_command(argv))
+    except UsageError as exc:
+        stderr.write(f"mdh-creds: {exc} (see mdh-creds --help)\n")
+        return 2
+    handler = _setup_logging(getattr(args, "debug", False), stderr)
+    try:
+        return _run(Context(args, environ, stdout, stderr))
+    finally:
+        _teardown_logging(handler)
+
+
+def _run(ctx: Context) -> int:
+    from mdh_creds import commands
+
+    try:
+        return commands.run(ctx)
+    except MdhCredsError as exc:
+        _log.debug("failed", exc_info=True)
+        ctx.stderr.write(f"mdh-creds: {redact(str(exc))}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.stderr.write("mdh-creds: interrupted\n")
+        return 130
+    except Exception as exc:
+        _log.debug("unexpected error", exc_info=True)
+        ctx.stderr.write(
+            f"mdh-creds: unexpected error ({type(exc).__name__}); run with --debug for details\n"
+        )
+        return 1
+
+
+def refuse_nesting(environ: Mapping[str, str], variable: str, message: str) -> None:
+    """Raise a ConfigError when ``variable`` shows another mdh-creds process started this one."""
+    value = environ.get(variable)
+    if value and value != str(os.getpid()):
+        raise ConfigError(message)

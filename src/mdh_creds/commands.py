@@ -1,0 +1,155 @@
+"""The commands behind ``mdh-creds``: each takes the CLI ``Context`` and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from mdh_creds.broker import CredentialBroker
+from mdh_creds.factory import GUARD_VARIABLE, build_broker, cache_folder
+from mdh_creds.formats import EXPORT_FORMATS, to_export, to_process_json
+from mdh_creds.models import to_timestamp
+from mdh_creds.settings import Settings, parse_settings
+
+if TYPE_CHECKING:
+    from mdh_creds.cli import Context
+
+Handler = Callable[["Context"], int]
+NESTED_PROCESS = (
+    "mdh-creds was started by its own AWS client (the mdh profile resolving itself): "
+    "set mdh_aws_profile to a profile that does not use mdh-creds"
+)
+
+
+def load_settings(ctx: Context) -> Settings:
+    return parse_settings(ctx.environ, ctx.flags)
+
+
+def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBroker:
+    settings = settings or load_settings(ctx)
+    no_cache = bool(ctx.flags.get("no_cache"))
+    return build_broker(
+        settings,
+        environ=ctx.environ,
+        cache=None if no_cache else "settings",
+        force_refresh=bool(ctx.flags.get("force_refresh")),
+    )
+
+
+def cmd_process(ctx: Context) -> int:
+    from mdh_creds.cli import refuse_nesting
+
+    refuse_nesting(ctx.environ, GUARD_VARIABLE, NESTED_PROCESS)
+    creds = make_broker(ctx).get_credentials()
+    ctx.stdout.write(to_process_json(creds) + "\n")
+    ctx.stdout.flush()
+    return 0
+
+
+def cmd_token(ctx: Context) -> int:
+    token = make_broker(ctx).get_access_token()
+    if ctx.flags.get("json"):
+        ctx.stdout.write(
+            json.dumps({"access_token": token.value, "expires_at": to_timestamp(token.expires_at)})
+            + "\n"
+        )
+    else:
+        ctx.stdout.write(token.value + "\n")
+    return 0
+
+
+def cmd_export(ctx: Context) -> int:
+    settings = load_settings(ctx)
+    creds = make_broker(ctx, settings).get_credentials()
+    try:
+        text = to_export(creds, ctx.args.format, settings.region, settings.profile)
+    except ValueError as exc:
+        from mdh_creds.errors import ConfigError
+
+        raise ConfigError(str(exc)) from None
+    ctx.stdout.write(text)
+    return 0
+
+
+def cmd_clear(ctx: Context) -> int:
+    broker = make_broker(ctx)
+    removed = broker.clear_all() if ctx.flags.get("all") else broker.clear()
+    where = broker.cache.describe() if broker.cache else "no cache"
+    ctx.stderr.write(
+        f"mdh-creds: removed {removed} cached entr{'y' if removed == 1 else 'ies'} ({where})\n"
+    )
+    return 0
+
+
+def cmd_status(ctx: Context) -> int:
+    from mdh_creds.status import collect_status, render_status
+
+    report = collect_status(ctx, load_settings(ctx))
+    if ctx.flags.get("json"):
+        ctx.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        ctx.stdout.write(render_status(report))
+    return 0 if report.get("error") is None else 3
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=None, help="print JSON")
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=EXPORT_FORMATS, default="env", help="output format")
+
+
+def _clear_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all", action="store_true", default=None, help="remove every entry, of every identity"
+    )
+
+
+REGISTRY: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "process": ("print credential_process JSON (the default command)", _no_arguments),
+    "token": ("print the MDH REST API access token", _json_flag),
+    "export": ("print credentials for a shell or a file", _export_arguments),
+    "status": ("show settings with their sources, the cache and its entries", _json_flag),
+    "clear": ("remove cached entries", _clear_arguments),
+}
+HANDLERS: dict[str, Handler] = {
+    "process": cmd_process,
+    "token": cmd_token,
+    "export": cmd_export,
+    "status": cmd_status,
+    "clear": cmd_clear,
+}
+
+
+def register(
+    name: str,
+    helptext: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    handler: Handler,
+) -> None:
+    """Add a command (used by modules that keep their heavier commands separate)."""
+    REGISTRY[name] = (helptext, add_arguments)
+    HANDLERS[name] = handler
+
+
+def run(ctx: Context) -> int:
+    return HANDLERS[ctx.args.command or "process"](ctx)
+
+
+def describe_cache(
+    settings: Settings, broker: CredentialBroker | None, ctx: Context
+) -> dict[str, Any]:
+    cache = broker.cache if broker else None
+    return {
+        "setting": settings.cache,
+        "backend": cache.name if cache else "none",
+        "where": cache.describe() if cache else None,
+        "folder": str(cache_folder(settings, ctx.environ)),
+    }

@@ -1,0 +1,70 @@
+"""Seal and open cache entries: AES-256-GCM under a key derived (HKDF-SHA256) from the private key.
+
+Envelope, version 1::
+
+    b"MDH1" | nonce (12 bytes, random) | AES-GCM ciphertext and tag
+
+The associated data binds the envelope version, the entry kind and the entry digest, so an entry
+copied under another key, or of another kind, does not open. Anything that does not open or parse
+is a miss (``None``), never an error: the caller replaces it with a fresh exchange.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mdh_creds.models import CacheKey
+
+_MAGIC = b"MDH1"
+_NONCE_BYTES = 12
+_INFO = b"mdh-creds cache entry key v1"
+_log = logging.getLogger(__name__)
+
+
+def derive_key(key_material: bytes) -> bytes:
+    """32 bytes for AES-256 from the private key's DER bytes (HKDF-SHA256, RFC 5869)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(key_material)
+
+
+def _associated_data(key: CacheKey) -> bytes:
+    return b"|".join((_MAGIC, key.kind.encode(), key.digest.encode()))
+
+
+class Sealer:
+    """Encrypts and authenticates cache payloads with one derived key."""
+
+    def __init__(self, key_material: bytes) -> None:
+        self._aead = AESGCM(derive_key(key_material))
+
+    def __repr__(self) -> str:
+        return "Sealer(<key hidden>)"
+
+    def seal(self, key: CacheKey, payload: dict[str, Any]) -> bytes:
+        """The envelope for ``payload`` stored under ``key``."""
+        nonce = os.urandom(_NONCE_BYTES)
+        plaintext = json.dumps(payload, separators=(",", ":")).encode()
+        return _MAGIC + nonce + self._aead.encrypt(nonce, plaintext, _associated_data(key))
+
+    def open(self, key: CacheKey, sealed: bytes | None) -> dict[str, Any] | None:
+        """The payload, or ``None`` for anything absent, foreign, tampered or malformed."""
+        if not sealed or not sealed.startswith(_MAGIC) or len(sealed) < 4 + _NONCE_BYTES + 16:
+            if sealed:
+                _log.debug("cache entry %s: unknown envelope, treated as a miss", key.name)
+            return None
+        nonce = sealed[4 : 4 + _NONCE_BYTES]
+        try:
+            plaintext = self._aead.decrypt(nonce, sealed[4 + _NONCE_BYTES :], _associated_data(key))
+            data = json.loads(plaintext)
+        except (InvalidTag, ValueError):
+            _log.debug("cache entry %s does not open, treated as a miss", key.name)
+            return None
+        return data if isinstance(data, dict) else None

@@ -1,0 +1,96 @@
+"""Render credentials: credential_process JSON, shell exports, an INI section, botocore metadata."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+
+from mdh_creds.models import TemporaryCredentials, to_timestamp
+
+EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
+_CMD_SAFE = re.compile(r"^[A-Za-z0-9+/=_.:,@-]*$")
+
+
+def to_process_json(creds: TemporaryCredentials) -> str:
+    """Exactly what botocore's ``credential_process`` reads (``Version`` is the integer 1)."""
+    return json.dumps(
+        {
+            "Version": 1,
+            "AccessKeyId": creds.access_key_id,
+            "SecretAccessKey": creds.secret_access_key,
+            "SessionToken": creds.session_token,
+            "Expiration": to_timestamp(creds.expires_at),
+        }
+    )
+
+
+def to_botocore_metadata(creds: TemporaryCredentials) -> dict[str, str]:
+    """The dict a ``RefreshableCredentials`` refresh callback returns."""
+    return {
+        "access_key": creds.access_key_id,
+        "secret_key": creds.secret_access_key,
+        "token": creds.session_token,
+        "expiry_time": creds.expires_at.isoformat(),
+    }
+
+
+def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str, str]:
+    """The variables every AWS SDK reads, in a stable order."""
+    variables = {
+        "AWS_ACCESS_KEY_ID": creds.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+        "AWS_SESSION_TOKEN": creds.session_token,
+        "AWS_CREDENTIAL_EXPIRATION": to_timestamp(creds.expires_at),
+    }
+    if region:
+        variables["AWS_REGION"] = region
+        variables["AWS_DEFAULT_REGION"] = region
+    return variables
+
+
+def _fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _powershell_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _cmd_value(value: str) -> str:
+    # cmd.exe has no quoting that is safe for every character: refuse rather than mangle.
+    if not _CMD_SAFE.match(value):
+        raise ValueError(
+            "a value holds characters cmd.exe cannot take safely; use --format powershell"
+        )
+    return value
+
+
+_LINE: dict[str, Callable[[str, str], str]] = {
+    "env": lambda k, v: f"export {k}={shlex.quote(v)}",
+    "env-no-export": lambda k, v: f"{k}={shlex.quote(v)}",
+    "fish": lambda k, v: f"set -gx {k} {_fish_quote(v)};",
+    "powershell": lambda k, v: f"$Env:{k} = {_powershell_quote(v)}",
+    "windows-cmd": lambda k, v: f'set "{k}={_cmd_value(v)}"',
+}
+
+
+def to_export(creds: TemporaryCredentials, fmt: str, region: str | None, profile: str) -> str:
+    """The text of ``mdh-creds export --format FMT``, ending with a newline."""
+    if fmt == "json":
+        data = json.loads(to_process_json(creds))
+        if region:
+            data["Region"] = region
+        return json.dumps(data, indent=2) + "\n"
+    if fmt == "ini":
+        lines = [
+            f"[{profile}]",
+            f"aws_access_key_id = {creds.access_key_id}",
+            f"aws_secret_access_key = {creds.secret_access_key}",
+            f"aws_session_token = {creds.session_token}",
+        ]
+        lines += [f"region = {region}"] if region else []
+        return "\n".join(lines) + "\n"
+    render = _LINE[fmt]
+    return "".join(render(k, v) + "\n" for k, v in to_environment(creds, region).items())

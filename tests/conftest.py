@@ -1,0 +1,149 @@
+"""Shared fixtures: a ``World`` that holds the emulator, an account, an isolated AWS config, and
+runs ``mdh-creds`` in process or as a real subprocess."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mdh_creds.cli import main
+from mdh_creds.testing.emulator import MdhEmulator
+from mdh_creds.testing.pytest_plugin import EmulatorAccount
+
+pytest_plugins = ["servers"]
+
+# Variables of the surrounding shell that would leak into the tests' AWS or MDH settings.
+_SCRUB_PREFIXES = ("AWS_", "MDH_", "RKS_", "PYTHON_KEYRING", "DBUS_SESSION")
+_SCRUB_NAMES = {"SECRET_NAME", "IS_LOCAL", "URL", "SCOPE", "INTERVAL", "RETRIES", "XDG_CACHE_HOME"}
+
+
+def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class World:
+    """An isolated machine: HOME, AWS config, cache folder, and the emulator with one account."""
+
+    tmp: Path
+    emulator: MdhEmulator
+    account: EmulatorAccount
+    profile: str = "mdh"
+    keys: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.tmp / "aws" / "config"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.tmp / "aws" / "credentials"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.tmp / "cache"
+
+    def write_profile(self, **changes: str | None) -> None:
+        """Rewrite the profile: defaults, then ``changes`` (None removes a key)."""
+        for key, value in changes.items():
+            if value is None:
+                self.keys.pop(key, None)
+            else:
+                self.keys[key] = value
+        lines = [f"[profile {self.profile}]"] + [f"{k} = {v}" for k, v in self.keys.items()]
+        self.config.parent.mkdir(parents=True, exist_ok=True)
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if not self.credentials_file.exists():
+            self.credentials_file.write_text("", encoding="utf-8")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = clean_environ(
+            {
+                "HOME": str(self.tmp / "home"),
+                "XDG_CACHE_HOME": str(self.tmp / "xdg-cache"),
+                "AWS_CONFIG_FILE": str(self.config),
+                "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_PROFILE": self.profile,
+            }
+        )
+        env.update(self.extra_env)
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, timeout: float = 90, **extra: str) -> Result:
+        """``python -m mdh_creds ARGS`` as a real process."""
+        done = subprocess.run(
+            [sys.executable, "-m", "mdh_creds", *args],
+            env=self.env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def main(self, *args: str, **extra: str) -> Result:
+        """The same command in this process (faster; same code path)."""
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(args), self.env(**extra), out, err)
+        return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def world(tmp_path: Path, mdh_emulator: MdhEmulator, mdh_account: EmulatorAccount) -> World:
+    w = World(tmp_path, mdh_emulator, mdh_account)
+    (tmp_path / "home").mkdir()
+    w.write_profile(
+        mdh_service_account=mdh_account.name,
+        mdh_private_key_file=str(mdh_account.key_file),
+        mdh_project_code=mdh_account.project_code,
+        mdh_token_url=mdh_emulator.token_url,
+        mdh_exchange_url=mdh_emulator.legacy_exchange_url,
+        mdh_cache="file",
+        mdh_cache_dir=str(w.cache_dir),
+        mdh_retry_interval_ms="10",
+        mdh_timeout="5",
+        region="us-east-1",
+    )
+    return w
+
+
+def secrets_of(world: World, *extra: Any) -> list[str]:
+    """Every secret a run may have seen: the private key body, tokens, assertions, keys."""
+    found = [world.account.key_pair.private_pem.split("-----")[2].strip().splitlines()[1]]
+    for request in world.emulator.requests:
+        assertion = (request.form or {}).get("client_assertion")
+        if assertion:
+            found.append(assertion)
+        auth = request.headers.get("Authorization")
+        if auth:
+            found.append(auth)
+    found += [str(x) for x in extra if x]
+    return found
