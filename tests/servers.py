@@ -176,36 +176,57 @@ def _private_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _start_dbus(executable: str, env: dict[str, str]) -> tuple[str, int]:
-    """A session bus on a socket in the private runtime dir: ``(address, pid)``."""
+def _start_dbus(
+    executable: str, env: dict[str, str], log: Path
+) -> tuple[str, subprocess.Popen[bytes]]:
+    """A session bus on a socket in the private runtime dir: ``(address, process)``.
+
+    ``--nofork`` keeps the daemon our child, so it is stopped and reaped like any subprocess.
+    """
     socket_path = Path(env["XDG_RUNTIME_DIR"]) / "bus"
-    command = [executable, "--session", "--fork", "--print-address=1", "--print-pid=1"]
-    done = subprocess.run(
-        [*command, f"--address=unix:path={socket_path}"],
-        env={**os.environ, **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=_START_SECONDS,
-        check=False,
-    )
-    lines = done.stdout.decode().split()
-    if done.returncode != 0 or len(lines) < 2:
-        pytest.fail(f"dbus-daemon did not start: {done.stderr.decode()[-1000:]}")
-    return lines[0], int(lines[1])
+    with open(log, "wb") as errors:
+        process = subprocess.Popen(
+            [
+                executable,
+                "--session",
+                "--nofork",
+                "--print-address=1",
+                "--print-pid=1",
+                f"--address=unix:path={socket_path}",
+            ],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            start_new_session=True,
+        )
+    assert process.stdout is not None
+    address = process.stdout.readline().decode().strip()
+    if not address.startswith("unix:"):
+        _stop(process)
+        pytest.fail(f"dbus-daemon did not start:\n{log.read_text()[-1000:]}")
+    return address, process
 
 
 def _collection_ready(address: str) -> int | None:
-    """The pid owning the Secret Service once its default collection answers unlocked."""
+    """The pid owning the Secret Service once its default collection answers unlocked.
+
+    Nothing is asked of the Secret Service before a daemon owns its name, so the bus never
+    activates a second, locked daemon of its own.
+    """
     import secretstorage
     from jeepney.bus_messages import message_bus
     from jeepney.io.blocking import open_dbus_connection
 
+    name = "org.freedesktop.secrets"
     try:
         with open_dbus_connection(bus=address) as connection:
+            if not connection.send_and_get_reply(message_bus.NameHasOwner(name)).body[0]:
+                return None
             collection = secretstorage.get_default_collection(connection)
             if collection.is_locked():
                 return None
-            query = message_bus.GetConnectionUnixProcessID("org.freedesktop.secrets")
+            query = message_bus.GetConnectionUnixProcessID(name)
             return int(connection.send_and_get_reply(query).body[0])
     except Exception:
         return None
@@ -247,12 +268,13 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     keyring_daemon = shutil.which("gnome-keyring-daemon")
     if not dbus or not keyring_daemon:
         _missing("dbus-daemon" if not dbus else "gnome-keyring-daemon")
-    assert dbus and keyring_daemon
+    assert dbus
+    assert keyring_daemon
     home = tmp_path_factory.mktemp("keyring-home")
     env = _private_env(home)
     with contextlib.ExitStack() as cleanup:
-        address, dbus_pid = _start_dbus(dbus, env)
-        cleanup.callback(_kill_pid, dbus_pid)
+        address, bus = _start_dbus(dbus, env, home / "dbus-daemon.log")
+        cleanup.callback(_stop, bus)
         env["DBUS_SESSION_BUS_ADDRESS"] = address
         daemon_pid, launched = _start_keyring(keyring_daemon, env, home / "gnome-keyring.log")
         cleanup.callback(_stop, launched)
@@ -262,9 +284,7 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
 
 @pytest.fixture
-def keyring_env(
-    secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> dict[str, str]:
+def keyring_env(secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The Secret Service environment, patched into ``os.environ`` for in-process keyring use."""
     for name, value in secret_service.items():
         monkeypatch.setenv(name, value)

@@ -109,10 +109,10 @@ def test_expiration_in_the_past(world: World) -> None:
     assert_one_clean_line(world, result.err)
 
 
-@pytest.mark.parametrize(
-    ("where", "value"), [("profile", "abc"), ("env", "-1"), ("flag", "2.5")]
-)
-def test_bad_number_in_retries_names_setting_and_source(world: World, where: str, value: str) -> None:
+@pytest.mark.parametrize(("where", "value"), [("profile", "abc"), ("env", "-1"), ("flag", "2.5")])
+def test_bad_number_in_retries_names_setting_and_source(
+    world: World, where: str, value: str
+) -> None:
     args = ["process", "--profile", "mdh"]
     env = {}
     if where == "profile":

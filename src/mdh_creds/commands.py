@@ -112,12 +112,46 @@ def _clear_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _exec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+    )
+
+
+def _configure_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        default=None,
+        help="remove static keys for the profile from the credentials file (a backup is kept)",
+    )
+    parser.add_argument(
+        "--create-table",
+        action="store_true",
+        default=None,
+        help="create the DynamoDB cache table (idempotent)",
+    )
+
+
+def _lazy(module: str, name: str) -> Handler:
+    def handler(ctx: Context) -> int:
+        import importlib
+
+        function: Handler = getattr(importlib.import_module(module), name)
+        return function(ctx)
+
+    return handler
+
+
 REGISTRY: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "process": ("print credential_process JSON (the default command)", _no_arguments),
     "token": ("print the MDH REST API access token", _json_flag),
     "export": ("print credentials for a shell or a file", _export_arguments),
     "status": ("show settings with their sources, the cache and its entries", _json_flag),
     "clear": ("remove cached entries", _clear_arguments),
+    "exec": ("run CMD with the credentials in its environment", _exec_arguments),
+    "configure": ("write or update the profile in the AWS config file", _configure_arguments),
+    "iam-policy": ("print the least-privilege IAM policy for these settings", _no_arguments),
 }
 HANDLERS: dict[str, Handler] = {
     "process": cmd_process,
@@ -125,6 +159,9 @@ HANDLERS: dict[str, Handler] = {
     "export": cmd_export,
     "status": cmd_status,
     "clear": cmd_clear,
+    "exec": _lazy("mdh_creds.execute", "cmd_exec"),
+    "configure": _lazy("mdh_creds.configure", "cmd_configure"),
+    "iam-policy": _lazy("mdh_creds.iam_policy", "cmd_iam_policy"),
 }
 
 

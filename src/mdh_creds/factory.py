@@ -58,18 +58,23 @@ class Resolved:
 
 
 def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
-    """A boto3 client for the plugin's own calls: never through the mdh profile itself."""
-    own_profile = settings.aws_profile
-    if own_profile is None and environ.get("AWS_PROFILE") == settings.profile:
-        raise ConfigError(
-            f"AWS_PROFILE={settings.profile} would make mdh-creds call itself for its own "
-            f"{service} access: set mdh_aws_profile to a profile that does not use mdh-creds"
-        )
+    """A boto3 client for the plugin's own calls: never through the mdh profile itself.
+
+    With no ``mdh_aws_profile`` the default chain is used; if that chain would resolve the mdh
+    profile (``AWS_PROFILE`` names it), its ``credential_process`` provider is removed so the
+    plugin cannot start itself, and a guard variable makes any nested ``process`` refuse.
+    """
     import boto3
+    import botocore.session
     from botocore.config import Config
 
-    os.environ[GUARD_VARIABLE] = str(os.getpid())  # a credential_process started by it refuses
-    session = boto3.Session(profile_name=own_profile)
+    os.environ[GUARD_VARIABLE] = str(os.getpid())
+    core = botocore.session.Session(profile=settings.aws_profile)
+    if settings.aws_profile is None and core.get_config_variable("profile") == settings.profile:
+        resolver = core.get_component("credential_provider")
+        for method in ("custom-process", "mdh"):  # botocore removes by METHOD, silently
+            resolver.remove(method)
+    session = boto3.Session(botocore_session=core)
     endpoint = None
     if settings.is_local and not environ.get("AWS_ENDPOINT_URL"):
         endpoint = LOCAL_ENDPOINT
@@ -271,5 +276,6 @@ def build_broker(
         cache=backend if not isinstance(backend, str) else None,
         sealer=Sealer(resolved.key.der) if backend is not None else None,
         clock=clock,
-        policy=Policy(refresh_window=window, lock_timeout=budget, force_refresh=force_refresh),
+        # A waiter may have to outlast a dead holder's whole lease before its own turn.
+        policy=Policy(refresh_window=window, lock_timeout=2 * budget, force_refresh=force_refresh),
     )

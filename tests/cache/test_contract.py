@@ -91,7 +91,7 @@ def _memory(request: Any, folder: Path, clock: MovableClock) -> Harness:
         clock,
         raw_get=backend.load,
         raw_put=lambda key, data: backend.save(key, data, _far(clock)),
-        dump=lambda: repr(backend._entries).encode(),
+        dump=lambda: b"".join(sealed for sealed, _ in backend._entries.values()),
         child_build=None,
         env=dict(os.environ),
     )
@@ -152,6 +152,14 @@ def _keyring(request: Any, folder: Path, clock: MovableClock) -> Harness:
     )
 
 
+def _item_bytes(items: list[dict[str, Any]]) -> bytes:
+    """Every attribute value of ``items``, binary values as they are."""
+    values = [
+        value for item in items for attribute in item.values() for value in attribute.values()
+    ]
+    return b"|".join(v if isinstance(v, bytes) else str(v).encode() for v in values)
+
+
 def _dynamodb(request: Any, folder: Path, clock: MovableClock) -> Harness:
     client, table = request.getfixturevalue("dynamodb_table")
     url = request.getfixturevalue("moto").url
@@ -173,7 +181,7 @@ def _dynamodb(request: Any, folder: Path, clock: MovableClock) -> Harness:
         clock,
         raw_get=raw_get,
         raw_put=raw_put,
-        dump=lambda: repr(client.scan(TableName=table)["Items"]).encode(),
+        dump=lambda: _item_bytes(client.scan(TableName=table)["Items"]),
         child_build="from servers import dynamodb_client\n"
         "from mdh_creds.cache.dynamodb import DynamoDBCache\n"
         f"backend = DynamoDBCache(dynamodb_client({url!r}), {table!r})",
@@ -372,7 +380,8 @@ def test_lock_excludes_other_processes(harness: Harness) -> None:
             env=harness.env,
             text=True,
         )
-        assert child.stdout is not None and child.stdin is not None
+        assert child.stdout is not None
+        assert child.stdin is not None
         first = child.stdout.readline().strip()
     child.stdin.write("\n")
     child.stdin.flush()

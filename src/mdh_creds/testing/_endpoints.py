@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -121,18 +122,22 @@ def _form_problem(form: dict[str, str]) -> Outcome | None:
     return None
 
 
+def _key_lookup(state: EmulatorState) -> Callable[[str], RSAPublicKey | None]:
+    def lookup(name: str) -> RSAPublicKey | None:
+        account = state.account(name)
+        return account.public_key if account else None
+
+    return lookup
+
+
 def _token(state: EmulatorState, form: dict[str, str] | None) -> Outcome:
     if form is None:
         return _refuse(400, "invalid_request", "body is not a form without repeated fields")
     problem = _form_problem(form)
     if problem is not None:
         return problem
-
-    def lookup(name: str) -> RSAPublicKey | None:
-        account = state.account(name)
-        return account.public_key if account else None
-
     audience = state.base_url + TOKEN_PATH
+    lookup = _key_lookup(state)
     try:
         claims = verify_assertion(
             form["client_assertion"], lookup=lookup, audience=audience, now=time.time()

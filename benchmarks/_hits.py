@@ -1,0 +1,121 @@
+"""Row 1: a cache hit of ``python -m mdh_creds process`` per backend, against two floors.
+
+The floors are an empty interpreter (``python -c pass``) and the least a hit must import to open
+an entry (json and AES-GCM). Every cache is warmed by one run, then all commands are interleaved
+round-robin; the emulator must see no exchange while they run (every run was a real hit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from _measure import BenchError, Command, Outcome, interleave, run_once, summary
+from _report import Row, failed_row, render_table, say, show
+from _world import World
+
+PASS_FLOOR = "floor: python -c pass"
+DECRYPT_FLOOR = "floor: json + AESGCM import"
+DECRYPT_CODE = "import json; from cryptography.hazmat.primitives.ciphers.aead import AESGCM"
+TARGETS: dict[str, float | None] = {"file": 1.25, "keyring": 3.0, "dynamodb": None}
+
+
+def target_text(limit: float | None) -> str:
+    return f"<= {limit:g}x" if limit else "-"
+
+
+def process_argv(world: World, *flags: str) -> list[str]:
+    """``python [flags] -m mdh_creds process``."""
+    return [world.python, *flags, "-m", "mdh_creds", "process"]
+
+
+def hit_command(world: World, backend: str) -> Command:
+    env = world.mdh_env(backend, world.cache_dir(backend))
+    return Command(f"hit: {backend}", process_argv(world), env)
+
+
+def floors(world: World) -> list[Command]:
+    env = world.env()
+    return [
+        Command(PASS_FLOOR, [world.python, "-c", "pass"], env),
+        Command(DECRYPT_FLOOR, [world.python, "-c", DECRYPT_CODE], env),
+    ]
+
+
+def credentials_of(outcome: Outcome) -> str:
+    """The AccessKeyId of a ``credential_process`` answer (raises if it is not one)."""
+    answer = json.loads(outcome.stdout)
+    if answer.get("Version") != 1 or not answer.get("AccessKeyId"):
+        raise BenchError(f"not a credential_process answer: {outcome.stdout[:80]!r}")
+    return str(answer["AccessKeyId"])
+
+
+def warm(commands: Sequence[Command]) -> dict[str, str]:
+    """Run each command once (filling its cache); the stdout each must repeat."""
+    expected = {}
+    for command in commands:
+        outcome = run_once(command)
+        credentials_of(outcome)
+        expected[command.label] = outcome.stdout
+    return expected
+
+
+def _backend_row(backend: str, samples: dict[str, list[float]]) -> Row:
+    ours, floor = samples[f"hit: {backend}"], samples[DECRYPT_FLOOR]
+    limit = TARGETS[backend]
+    return Row(
+        key=f"hit.{backend}",
+        label=f"1. {backend} hit / decrypt floor",
+        ours=summary(ours)["median"],
+        baseline=summary(floor)["median"],
+        limit=limit,
+        target=target_text(limit),
+        details={"ours": summary(ours), "baseline": summary(floor)},
+        samples={"ours": ours, "baseline": floor},
+    )
+
+
+def _print_detail(samples: dict[str, list[float]]) -> None:
+    floor = summary(samples[DECRYPT_FLOOR])["median"]
+    empty = summary(samples[PASS_FLOOR])["median"]
+    body = []
+    for label, values in samples.items():
+        s = summary(values)
+        body.append(
+            [
+                label,
+                show(s["median"], "s"),
+                show(s["p95"], "s"),
+                f"{s['median'] / floor:.2f}x",
+                f"{s['median'] / empty:.2f}x",
+            ]
+        )
+    say(render_table(["command", "median", "p95", "/ decrypt floor", "/ pass"], body))
+
+
+def measure_hits(world: World, rounds: int) -> list[Row]:
+    """Rows for every backend (skipped ones included), measured in one interleaved run."""
+    hits = [hit_command(world, b) for b in TARGETS if b != "keyring" or world.keyring_env]
+    expected = warm(hits)
+    before = world.emulator.count("exchange")
+
+    def verify(command: Command, outcome: Outcome) -> None:
+        if command.label in expected and outcome.stdout != expected[command.label]:
+            raise BenchError(f"{command.label} answered other credentials than when warmed")
+
+    samples = interleave([*floors(world), *hits], rounds, verify)
+    exchanges = world.emulator.count("exchange") - before
+    if exchanges:
+        raise BenchError(f"{exchanges} exchanges during the hit rounds: not every run was a hit")
+    _print_detail(samples)
+    rows = []
+    for backend in TARGETS:
+        if f"hit: {backend}" in samples:
+            rows.append(_backend_row(backend, samples))
+        else:
+            row = failed_row(f"hit.{backend}", f"1. {backend} hit", "skipped", "")
+            row.note, row.target = str(world.keyring_skip), target_text(TARGETS[backend])
+            rows.append(row)
+    rows[0].samples.update({"pass_floor": samples[PASS_FLOOR]})
+    rows[0].details["pass_floor"] = summary(samples[PASS_FLOOR])
+    return rows

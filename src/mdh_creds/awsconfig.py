@@ -1,0 +1,255 @@
+"""Edit AWS config and credentials files line by line, keeping every other byte as it was.
+
+A file is a list of lines with their own endings. A section runs from its header to the next
+header; a key line holds ``=`` or ``:``; the lines indented deeper than it that follow are its
+continuation (nested values such as ``s3 =``). Lines are read the way ``configparser`` reads
+them, but nothing is rebuilt from a model: comments, blank lines, the spelling of other keys and
+line endings stay byte for byte. Files are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mdh_creds.errors import ConfigError
+
+BACKUP_INFIX = ".mdh-creds-backup-"
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+@dataclass
+class Entry:
+    """One key: its line and its continuation lines, ``lines[start:end]``."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass
+class Section:
+    """A header at ``lines[start]``, its body up to ``lines[end]`` (the next header or EOF)."""
+
+    name: str
+    start: int
+    end: int
+    entries: list[Entry] = field(default_factory=list)
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines with their endings, split only where Python's text files split them."""
+    return _LINE.findall(text)
+
+
+def _header(stripped: str) -> str | None:
+    """``configparser``'s ``\\[(?P<header>.+)\\]`` matched at the start of the stripped line."""
+    last = stripped.rfind("]")
+    return stripped[1:last] if stripped.startswith("[") and last > 1 else None
+
+
+def _key(stripped: str) -> str | None:
+    """The option name (lower case, as ``configparser`` stores it) before the first ``=``/``:``."""
+    cut = min((i for i in (stripped.find("="), stripped.find(":")) if i >= 0), default=-1)
+    return stripped[:cut].strip().lower() if cut >= 0 else None
+
+
+def parse_sections(lines: list[str]) -> list[Section]:
+    """Every section with its keys; lines before the first header belong to none."""
+    sections: list[Section] = []
+    entry: Entry | None = None
+    indent = 0
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        level = len(line) - len(line.lstrip())
+        if entry is not None and level > indent:
+            entry.end = index + 1
+            continue
+        indent, entry = level, None
+        name = _header(stripped)
+        if name is not None:
+            if sections:
+                sections[-1].end = index
+            sections.append(Section(name, index, len(lines)))
+        elif sections and (key := _key(stripped)) is not None:
+            entry = Entry(key, index, index + 1)
+            sections[-1].entries.append(entry)
+    return sections
+
+
+def find_section(text: str, name: str) -> Section | None:
+    return next((s for s in parse_sections(split_lines(text)) if s.name == name), None)
+
+
+def section_names(text: str) -> list[str]:
+    return [section.name for section in parse_sections(split_lines(text))]
+
+
+def section_keys(text: str, name: str) -> list[str]:
+    """The keys of the first section called ``name`` (empty if there is none)."""
+    section = find_section(text, name)
+    return [entry.key for entry in section.entries] if section else []
+
+
+def _newline(lines: list[str]) -> str:
+    return "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")) :]
+
+
+def _replaced(line: str, value: str, newline: str) -> str:
+    """``line`` with a new value, keeping its indentation, key spelling and line ending."""
+    cut = min(i for i in (line.find("="), line.find(":")) if i >= 0)
+    return f"{line[:cut].rstrip()} {line[cut]} {value}{_ending(line) or newline}"
+
+
+def _terminated(out: list[str], newline: str) -> None:
+    if out and not out[-1].endswith(("\n", "\r")):
+        out[-1] += newline
+
+
+def update_section(
+    text: str, name: str, values: Mapping[str, str], defaults: Mapping[str, str] | None = None
+) -> str:
+    """``text`` with ``values`` set in section ``name`` (created at the end if missing).
+
+    ``defaults`` are written only for keys the section does not hold yet. Keys that exist are
+    rewritten where they are; new keys go after the section's last key.
+    """
+    lines = split_lines(text)
+    newline = _newline(lines)
+    section = next((s for s in parse_sections(lines) if s.name == name), None)
+    present = {entry.key for entry in section.entries} if section else set()
+    wanted = {k: v for k, v in (defaults or {}).items() if k not in present} | dict(values)
+    new_lines = [f"{k} = {v}{newline}" for k, v in wanted.items() if k not in present]
+    if section is None:
+        out = list(lines)
+        _terminated(out, newline)
+        if out and out[-1].strip():
+            out.append(newline)
+        return "".join([*out, f"[{name}]{newline}", *new_lines])
+    return "".join(_edit(lines, section, wanted, new_lines, newline))
+
+
+def _edit(
+    lines: list[str], section: Section, wanted: Mapping[str, str], new: list[str], newline: str
+) -> list[str]:
+    """The lines with the section's wanted keys rewritten and ``new`` after its last key."""
+    replace = {e.start: e for e in section.entries if e.key in wanted}
+    skip = {i for e in replace.values() for i in range(e.start + 1, e.end)}
+    insert_at = section.entries[-1].end if section.entries else section.start + 1
+    out: list[str] = []
+    for index, line in enumerate([*lines, None]):
+        if index == insert_at and new:
+            _terminated(out, newline)
+            out += new
+        if line is None or index in skip:
+            continue
+        entry = replace.get(index)
+        out.append(_replaced(line, wanted[entry.key], newline) if entry else line)
+    return out
+
+
+def remove_keys(text: str, name: str, keys: Collection[str]) -> str:
+    """``text`` without ``keys`` in section ``name``; the section goes too once it has no key."""
+    lines = split_lines(text)
+    section = next((s for s in parse_sections(lines) if s.name == name), None)
+    if section is None:
+        return text
+    doomed = [e for e in section.entries if e.key in keys]
+    drop = {i for e in doomed for i in range(e.start, e.end)}
+    if doomed and len(doomed) == len(section.entries):
+        last = max(e.end for e in doomed)
+        while last < section.end and not lines[last].strip():
+            last += 1
+        drop |= set(range(section.start, last))
+    return "".join(line for index, line in enumerate(lines) if index not in drop)
+
+
+def credentials_file_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials").expanduser()
+
+
+def read_text(path: Path) -> str | None:
+    """The file's text with its line endings untouched; ``None`` if it does not exist."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by a temporary file in its folder, written, synced, then renamed over it.
+
+    The file keeps its permission bits (0600 when new); a missing folder is created 0700.
+    """
+    path = Path(os.path.realpath(path))
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        old: os.stat_result | None = path.stat()
+    except FileNotFoundError:
+        old = None
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(old.st_mode) if old else 0o600)
+        if old is not None and hasattr(os, "chown"):
+            with contextlib.suppress(OSError):
+                os.chown(temporary, old.st_uid, old.st_gid)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def backup_file(path: Path) -> Path:
+    """Copy ``path`` to ``<path>.mdh-creds-backup-<UTC time>`` (mode 0600, never overwritten)."""
+    data = path.read_bytes()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for attempt in range(100):
+        target = path.with_name(
+            f"{path.name}{BACKUP_INFIX}{stamp}{f'-{attempt}' if attempt else ''}"
+        )
+        try:
+            fd = os.open(target, flags, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(target, 0o600)
+        return target
+    raise ConfigError(f"cannot find a free backup name next to {path}")

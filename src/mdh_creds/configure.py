@@ -1,0 +1,150 @@
+"""``mdh-creds configure``: write the mdh profile into the AWS config file and clear its way.
+
+It sets ``credential_process`` and the ``mdh_*`` keys given as flags in ``[profile P]`` (every
+value checked first; nothing is written when one is bad), warns about static keys for the same
+profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
+them with ``--migrate`` (after a backup), and creates the DynamoDB cache table with
+``--create-table``. Summaries go to stderr; stdout stays empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mdh_creds import awsconfig
+from mdh_creds.errors import ConfigError
+from mdh_creds.settings import SPECS, config_file_path, parse_profile, select_profile
+
+if TYPE_CHECKING:
+    from mdh_creds.cli import Context
+
+STATIC_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+LEGACY_STATIC_KEYS = ("aws_security_token",)
+_NAME_FORBIDDEN = frozenset("[]'\"\\")
+
+
+def cmd_configure(ctx: Context) -> int:
+    profile = select_profile(ctx.flags, ctx.environ)
+    check_profile_name(profile)
+    values = setting_values(ctx.flags)
+    shadowing = find_shadowing_keys(ctx.environ, profile)
+    config = config_file_path(ctx.environ)
+    changed = write_profile(config, profile, values)
+    verb = "wrote" if changed else "kept (already up to date)"
+    ctx.stderr.write(f"mdh-creds: {verb} profile {profile} in {config}\n")
+    if shadowing and ctx.flags.get("migrate"):
+        _migrate(ctx, profile)
+    elif shadowing:
+        credentials = awsconfig.credentials_file_path(ctx.environ)
+        ctx.stderr.write(
+            f"mdh-creds: warning: [{profile}] in {credentials} holds {', '.join(shadowing)}, "
+            "static keys that win over credential_process (botocore reads the shared "
+            "credentials file first): rerun with --migrate to remove them (a backup is kept)\n"
+        )
+    if ctx.flags.get("create_table"):
+        _create_table(ctx, profile)
+    return 0
+
+
+def check_profile_name(profile: str) -> None:
+    """Refuse names that cannot be a section header or a ``--profile`` word of a command line."""
+    if not profile or any(
+        ch in _NAME_FORBIDDEN or ch.isspace() or not ch.isprintable() for ch in profile
+    ):
+        raise ConfigError(
+            f"invalid profile name {profile!r}: it must not be empty nor hold spaces, "
+            "brackets, quotes, backslashes or control characters"
+        )
+
+
+def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
+    """``mdh_<name>`` -> text for each setting flag given, checked by the setting's parser."""
+    values: dict[str, str] = {}
+    for spec in SPECS:
+        if not spec.in_profile or flags.get(spec.name) is None:
+            continue
+        text = str(flags[spec.name]).strip()
+        try:
+            if any(not ch.isprintable() for ch in text):
+                raise ValueError("it must be one line of printable characters")
+            spec.parse(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"invalid {spec.key} = {text!r} (from flag {spec.flag}): {exc}"
+            ) from None
+        values[spec.key] = text
+    return values
+
+
+def section_name(text: str, profile: str) -> str:
+    """The header of the profile: ``profile P``; for ``default`` the one settings read first."""
+    if profile != "default":
+        return f"profile {profile}"
+    return "profile default" if "profile default" in awsconfig.section_names(text) else "default"
+
+
+def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool:
+    """Set ``values`` (and ``credential_process`` if absent) in the profile; False if unchanged."""
+    old = awsconfig.read_text(config)
+    text = old or ""
+    process = {"credential_process": f"mdh-creds process --profile {profile}"}
+    new = awsconfig.update_section(text, section_name(text, profile), values, process)
+    read_back = parse_profile(new, profile, origin=str(config)) or {}
+    if any(read_back.get(key) != value for key, value in values.items()):
+        raise ConfigError(
+            f"profile {profile} in {config} is laid out in a way mdh-creds cannot edit "
+            "safely (a duplicate section?): edit it by hand"
+        )
+    if new == old:
+        return False
+    awsconfig.write_atomic(config, new)
+    return True
+
+
+def find_shadowing_keys(environ: Mapping[str, str], profile: str) -> list[str]:
+    """Names of the static keys in ``[profile]`` of the shared credentials file that botocore
+    would use instead of ``credential_process`` (empty when there is no access key id there).
+
+    Only key names, never values. Raises ``ConfigError`` if the file exists but is unreadable.
+    """
+    text = awsconfig.read_text(awsconfig.credentials_file_path(environ))
+    keys = awsconfig.section_keys(text or "", profile)
+    if STATIC_KEYS[0] not in keys:
+        return []
+    return [key for key in (*STATIC_KEYS, *LEGACY_STATIC_KEYS) if key in keys]
+
+
+def _migrate(ctx: Context, profile: str) -> None:
+    path = awsconfig.credentials_file_path(ctx.environ)
+    text = awsconfig.read_text(path) or ""
+    removed = [
+        k for k in (*STATIC_KEYS, *LEGACY_STATIC_KEYS) if k in awsconfig.section_keys(text, profile)
+    ]
+    new = awsconfig.remove_keys(text, profile, removed)
+    if set(removed) & set(awsconfig.section_keys(new, profile)):
+        raise ConfigError(
+            f"cannot remove the static keys of [{profile}] from {path}: edit it by hand"
+        )
+    backup = awsconfig.backup_file(path)
+    awsconfig.write_atomic(path, new)
+    ctx.stderr.write(
+        f"mdh-creds: removed {', '.join(removed)} from [{profile}] in {path} "
+        f"(the old file is kept as {backup})\n"
+    )
+
+
+def _create_table(ctx: Context, profile: str) -> None:
+    from mdh_creds.cache.dynamodb import create_table
+    from mdh_creds.factory import aws_client
+    from mdh_creds.settings import parse_settings
+
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
+    table = settings.dynamodb_table
+    created = create_table(aws_client("dynamodb", settings, ctx.environ), table)
+    ctx.stderr.write(
+        f"mdh-creds: created table {table}\n"
+        if created
+        else f"mdh-creds: table {table} already exists\n"
+    )

@@ -1,0 +1,250 @@
+"""botocore integration: a credential provider for mdh profiles, refreshing in process.
+
+``session(profile)`` gives a boto3 session whose credentials come from the broker (no
+subprocess); ``install()`` makes every later botocore session resolve mdh profiles the same way,
+and ``install(session)`` does it for one existing session. The provider answers ``None`` for a
+profile that is not an mdh profile, so botocore's own chain goes on as usual.
+
+The plugin's own AWS clients (DynamoDB cache, Secrets Manager) are boto3 sessions too: while a
+provider builds its broker or fetches, sessions created in that context are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from botocore.credentials import CredentialProvider
+
+from mdh_creds.broker import CredentialBroker
+from mdh_creds.errors import MdhCredsError
+from mdh_creds.models import TemporaryCredentials
+from mdh_creds.redact import redact
+from mdh_creds.refresh import refreshable
+from mdh_creds.settings import SPEC_BY_NAME, Settings, parse_settings
+
+__all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
+
+_INSIDE = ContextVar("mdh_creds_provider_inside", default=False)
+# Keys with which a profile gets its credentials elsewhere: such a profile, holding no mdh_* key,
+# is left to botocore even when MDH_* variables are set in the environment.
+_FOREIGN_KEYS = (
+    "aws_access_key_id",
+    "credential_process",
+    "role_arn",
+    "sso_session",
+    "sso_start_url",
+    "web_identity_token_file",
+)
+_install_lock = threading.Lock()
+_installed: dict[str, bool] = {"global": False}
+
+
+@contextmanager
+def _inside() -> Iterator[None]:
+    marker = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(marker)
+
+
+def _flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(overrides) - set(SPEC_BY_NAME)
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    flags: dict[str, Any] = {k: str(v) for k, v in overrides.items() if v is not None}
+    if profile:
+        flags["profile"] = profile
+    return flags
+
+
+class MdhCredentialProvider(CredentialProvider):
+    """Credentials for an mdh profile, served by one broker and refreshed through it."""
+
+    METHOD = "mdh"
+    CANONICAL_NAME = "custom-mdh"
+
+    def __init__(
+        self,
+        profile_name: str | None = None,
+        *,
+        session: Any = None,
+        environ: Mapping[str, str] | None = None,
+        required: bool = False,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(session)
+        _flags(None, overrides)
+        self._profile_name = profile_name
+        self._environ = environ
+        self._overrides = overrides
+        self._required = required
+        self._lock = threading.Lock()
+        self._broker: CredentialBroker | None = None
+
+    def __repr__(self) -> str:
+        return f"MdhCredentialProvider(profile={self._profile() or '(default)'!r})"
+
+    def load(self) -> Any:
+        """``RefreshableCredentials``, or ``None`` when this is not an mdh profile."""
+        if _INSIDE.get():
+            return None
+        with _inside():
+            try:
+                keys = self._profile_keys(self._profile())
+                settings = self._settings(keys)
+                if not self._acts_for(settings, keys or {}):
+                    return None
+                broker = self._broker_for(settings)
+            except MdhCredsError as exc:
+                raise _retrieval_error(exc) from None
+        return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
+
+    def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
+        with _inside(), self._lock:
+            try:
+                return broker.get_credentials()
+            except MdhCredsError as exc:
+                raise _retrieval_error(exc) from None
+
+    def _profile(self) -> str | None:
+        if self._profile_name:
+            return self._profile_name
+        if self.session is not None:
+            return str(self.session.get_config_variable("profile") or "default")
+        return None
+
+    def _profile_keys(self, profile: str | None) -> dict[str, str] | None:
+        if self.session is None or profile is None:
+            return None
+        found = self.session.full_config.get("profiles", {}).get(profile)
+        if not isinstance(found, dict):
+            return None
+        return {str(k): v for k, v in found.items() if isinstance(v, str)}
+
+    def _settings(self, keys: Mapping[str, str] | None) -> Settings:
+        environ = os.environ if self._environ is None else self._environ
+        return parse_settings(environ, _flags(self._profile(), self._overrides), keys)
+
+    def _acts_for(self, settings: Settings, keys: Mapping[str, str]) -> bool:
+        if self._required:
+            return True
+        if not any(k.startswith("mdh_") for k in keys) and any(k in keys for k in _FOREIGN_KEYS):
+            return False
+        return settings.is_mdh_profile
+
+    def _broker_for(self, settings: Settings) -> CredentialBroker:
+        from mdh_creds.factory import build_broker
+
+        with self._lock:
+            if self._broker is None:
+                environ = os.environ if self._environ is None else self._environ
+                self._broker = build_broker(settings, environ=environ)
+            return self._broker
+
+
+def _retrieval_error(exc: MdhCredsError) -> Exception:
+    from botocore.exceptions import CredentialRetrievalError
+
+    return CredentialRetrievalError(provider="mdh", error_msg=redact(str(exc)))
+
+
+def _has_mdh(resolver: Any) -> bool:
+    return any(
+        getattr(p, "METHOD", None) == MdhCredentialProvider.METHOD for p in resolver.providers
+    )
+
+
+def _insert(resolver: Any, provider: MdhCredentialProvider, *, head: bool) -> Any:
+    """Put ``provider`` first (``head``) or before assume-role, unless one is there already."""
+    from botocore.exceptions import UnknownCredentialError
+
+    if _has_mdh(resolver):
+        return resolver
+    if head:
+        resolver.providers.insert(0, provider)
+        return resolver
+    try:
+        resolver.insert_before("assume-role", provider)
+    except UnknownCredentialError:
+        resolver.providers.insert(0, provider)
+    return resolver
+
+
+def _default_chain(botocore_session: Any) -> Any:
+    from botocore.credentials import create_credential_resolver
+
+    region = getattr(botocore_session, "_last_client_region_used", None)
+    return create_credential_resolver(botocore_session, region_name=region)
+
+
+def _lazy_chain(botocore_session: Any, provider: MdhCredentialProvider, *, head: bool) -> None:
+    """Replace the session's resolver factory: botocore's chain plus ``provider``, at first use."""
+    botocore_session.lazy_register_component(
+        "credential_provider",
+        lambda: _insert(_default_chain(botocore_session), provider, head=head),
+    )
+
+
+def _is_aiobotocore(botocore_session: Any) -> bool:
+    return type(botocore_session).__module__.startswith("aiobotocore")
+
+
+def _initializer(botocore_session: Any) -> None:
+    """Run by botocore for every new session (after ``install()``); the profile is read later."""
+    if _INSIDE.get() or _is_aiobotocore(botocore_session):
+        return
+    provider = MdhCredentialProvider(session=botocore_session)
+    _lazy_chain(botocore_session, provider, head=False)
+
+
+def session(profile_name: str | None = None, **overrides: Any) -> Any:
+    """A ``boto3.Session`` whose credentials come from mdh-creds first, refreshed in process.
+
+    ``overrides`` take setting names (``cache="file"``, ``refresh_window=600``...). When the
+    profile is not an mdh profile, using the credentials raises ``CredentialRetrievalError``.
+    """
+    import boto3
+
+    _flags(None, overrides)
+    result = boto3.Session(profile_name=profile_name)
+    botocore_session = result._session
+    provider = MdhCredentialProvider(
+        profile_name, session=botocore_session, required=True, **overrides
+    )
+    _lazy_chain(botocore_session, provider, head=True)
+    return result
+
+
+def install(session: Any = None) -> None:
+    """Resolve mdh profiles in ``session`` (boto3 or botocore), or in every later session.
+
+    With a session, install before its credentials are first used. Without one, the provider is
+    registered as a botocore initializer; calling it again changes nothing.
+    """
+    if session is not None:
+        botocore_session = getattr(session, "_session", session)
+        resolver = botocore_session.get_component("credential_provider")
+        _insert(resolver, MdhCredentialProvider(session=botocore_session), head=False)
+        return
+    import botocore
+
+    with _install_lock:
+        if not _installed["global"]:
+            botocore.register_initializer(_initializer)
+            _installed["global"] = True
+
+
+def uninstall() -> None:
+    """Undo ``install()`` for sessions created from now on (existing ones keep their chain)."""
+    import botocore
+
+    with _install_lock:
+        if _installed["global"]:
+            botocore.unregister_initializer(_initializer)
+            _installed["global"] = False

@@ -1,0 +1,859 @@
+"""The fault matrix: one table of things that go wrong, each checked for the same outcomes.
+
+For every row: the exit code, stderr (one line per message, each ``mdh-creds: ``, the expected text,
+no traceback), stdout (credential JSON exactly when credentials are served, else nothing), the
+cache afterwards, and that no secret reached stderr, stdout (beyond the credentials) or the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import filelock
+import pytest
+from conftest import Result, World, secrets_of
+from servers import free_port
+
+from mdh_creds.models import parse_timestamp
+from mdh_creds.testing import generate_key_pair
+
+STORED = "stored"  # a new credentials entry is in the cache folder and `status` calls it fresh
+ABSENT = "absent"  # no credentials entry in the cache folder
+UNCHANGED = "unchanged"  # the cache folder's entries are byte for byte what they were before
+TABLE = "mdh-creds-cache"
+_KEY_ID = re.compile(r"^[A-Z0-9]{16,128}$")
+
+
+@dataclass
+class Case:
+    """One row being run: the world, how to run mdh-creds, and what the setup remembered."""
+
+    world: World
+    request: pytest.FixtureRequest
+    args: list[str] = field(default_factory=lambda: ["process"])
+    env: dict[str, str] = field(default_factory=dict)
+    drop_env: set[str] = field(default_factory=set)
+    subprocess: bool = False
+    previous: dict[str, Any] | None = None
+    before: dict[str, bytes] = field(default_factory=dict)
+    elapsed: float = 0.0
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, *args: str) -> Result:
+        args = args or tuple(self.args)
+        if not self.subprocess:
+            return self.world.main(*args, **self.env)
+        env = self.world.env(**self.env)
+        for name in self.drop_env:
+            env.pop(name, None)
+        done = subprocess.run(
+            [sys.executable, "-m", "mdh_creds", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+Setup = Callable[[Case], None]
+Check = Callable[[Case, Result], None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A row of the matrix. ``message`` None: stderr stays empty. ``lines`` None: one or more."""
+
+    name: str
+    setup: Setup
+    code: int
+    message: str | None
+    served: bool
+    cache: str
+    lines: int | None = 1
+    check: Check | None = None
+
+
+# --- setups ---------------------------------------------------------------------------------
+
+
+def steps(*setups: Setup) -> Setup:
+    def run(case: Case) -> None:
+        for setup in setups:
+            setup(case)
+
+    return run
+
+
+def fail(endpoint: str, status: int, times: int = 10, **headers: str) -> Setup:
+    def setup(case: Case) -> None:
+        case.world.emulator.fail(endpoint, status, times=times, headers=headers or None)
+
+    return setup
+
+
+def malformed(endpoint: str, body: str, content_type: str = "application/json") -> Setup:
+    def setup(case: Case) -> None:
+        case.world.emulator.malformed(endpoint, body, times=10, content_type=content_type)
+
+    return setup
+
+
+def rewrite(endpoint: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> Setup:
+    def setup(case: Case) -> None:
+        case.world.emulator.set_answer_override(endpoint, change)
+
+    return setup
+
+
+def profile(**keys: str) -> Setup:
+    def setup(case: Case) -> None:
+        case.world.write_profile(**keys)
+
+    return setup
+
+
+def emulator(**settings: Any) -> Setup:
+    def setup(case: Case) -> None:
+        for name, value in settings.items():
+            setattr(case.world.emulator, name, value)
+
+    return setup
+
+
+def in_subprocess(case: Case) -> None:
+    case.subprocess = True
+
+
+def without(name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda answer: {k: v for k, v in answer.items() if k != name}
+
+
+def with_value(name: str, value: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda answer: {**answer, name: value}
+
+
+def closed_token_port(case: Case) -> None:
+    case.world.write_profile(
+        mdh_token_url=f"http://127.0.0.1:{free_port()}/identityserver/connect/token"
+    )
+
+
+def tls_to_plain_http(case: Case) -> None:
+    https = case.world.emulator.token_url.replace("http://", "https://", 1)
+    case.world.write_profile(mdh_token_url=https)
+
+
+def naive_expiration(case: Case) -> None:
+    def change(answer: dict[str, Any]) -> dict[str, Any]:
+        moment = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1)
+        naive = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        case.notes["naive"] = naive
+        return {**answer, "Expiration": naive}
+
+    case.world.emulator.set_answer_override("exchange", change)
+
+
+def expired_by_server_clock(case: Case) -> None:
+    """The server runs 10 minutes ahead; Expiration is 1 minute in its past (9 in ours)."""
+    case.world.emulator.date_skew = 600
+
+    def change(answer: dict[str, Any]) -> dict[str, Any]:
+        moment = datetime.fromtimestamp(time.time() + 600 - 60, timezone.utc)
+        return {**answer, "Expiration": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+
+    case.world.emulator.set_answer_override("exchange", change)
+
+
+def first_run(case: Case) -> None:
+    """A successful exchange that fills the cache; its credentials are remembered."""
+    result = case.world.main("process")
+    assert result.code == 0, result.err
+    case.previous = json.loads(result.out)
+    case.notes["first_run_ended"] = time.monotonic()
+
+
+def sleep_after_first_run(seconds: float) -> Setup:
+    def setup(case: Case) -> None:
+        wait = case.notes["first_run_ended"] + seconds - time.monotonic()
+        time.sleep(max(0.0, wait))
+
+    return setup
+
+
+def tamper_entry(case: Case) -> None:
+    (entry,) = case.world.cache_dir.glob("credentials-*.bin")
+    data = bytearray(entry.read_bytes())
+    data[-5] ^= 0x01
+    entry.write_bytes(bytes(data))
+
+
+def cache_under_a_file(case: Case) -> None:
+    blocker = case.world.tmp / "blocker"
+    blocker.write_text("a regular file, not a folder\n")
+    case.world.write_profile(mdh_cache_dir=str(blocker / "sub"))
+
+
+def dynamodb_at(endpoint: Callable[[Case], str]) -> Setup:
+    """mdh_cache = dynamodb, run as a real process with fake AWS keys and this endpoint."""
+
+    def setup(case: Case) -> None:
+        case.world.write_profile(mdh_cache="dynamodb", mdh_dynamodb_table=TABLE)
+        case.subprocess = True
+        case.args = ["process", "--profile", case.world.profile]
+        case.drop_env = {"AWS_PROFILE"}  # the plugin's own AWS calls must not use the mdh profile
+        case.env.update(
+            AWS_ENDPOINT_URL=endpoint(case),
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+
+    return setup
+
+
+def closed_port_url(case: Case) -> str:
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def moto_without_table(case: Case) -> str:
+    moto = case.request.getfixturevalue("moto")
+    return str(moto.url)
+
+
+class _Throttling(BaseHTTPRequestHandler):
+    """Answers every DynamoDB call the way a throttled table does."""
+
+    hits = 0
+
+    def do_POST(self) -> None:
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "The level of configured provisioned throughput for the table was "
+                "exceeded.",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def throttling_endpoint(case: Case) -> str:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Throttling)
+    _Throttling.hits = 0
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    case.request.addfinalizer(stop)
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def keyring_without_dbus(case: Case) -> None:
+    case.world.write_profile(mdh_cache="keyring")
+    case.subprocess = True
+    case.env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={case.world.tmp}/no-such-bus"
+
+
+def keyring_locked(case: Case) -> None:
+    case.request.getfixturevalue("keyring_env")  # a real Secret Service, in os.environ
+    import secretstorage
+
+    collection = secretstorage.get_default_collection(secretstorage.dbus_init())
+    collection.lock()
+    case.request.addfinalizer(lambda: _unlock(collection))
+    assert collection.is_locked()
+    case.world.write_profile(mdh_cache="keyring")
+
+
+def _unlock(collection: Any) -> None:
+    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
+
+    from servers import SECRET_SERVICE_PASSWORD
+
+    connection = collection.connection
+    secret = format_secret(open_session(connection), SECRET_SERVICE_PASSWORD, "text/plain")
+    internal = DBusAddressWrapper(
+        "/org/freedesktop/secrets",
+        "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+        connection,
+    )
+    internal.call("UnlockWithMasterPassword", "o(oayays)", collection.collection_path, secret)
+
+
+def killed_lock_holder(case: Case) -> None:
+    """A process holding the entry lock is SIGKILLed in the middle of a 5 s exchange."""
+    world = case.world
+    inside = threading.Event()
+
+    def slow(answer: dict[str, Any]) -> dict[str, Any]:
+        inside.set()
+        time.sleep(5)
+        return answer
+
+    world.emulator.set_answer_override("exchange", slow)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "mdh_creds", "process"],
+        env=world.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert inside.wait(30), "the first process never reached the exchange"
+        (lock_path,) = (world.cache_dir / "locks").glob("credentials-*.lock")
+        probe = filelock.FileLock(lock_path, is_singleton=False)
+        with pytest.raises(filelock.Timeout):
+            probe.acquire(timeout=0.1)  # the holder really holds it
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        world.emulator.set_answer_override("exchange", None)
+    assert holder.returncode == -signal.SIGKILL
+    case.notes["lock_path"] = lock_path
+
+
+# --- extra checks ---------------------------------------------------------------------------
+
+
+def requests_made(endpoint: str, count: int) -> Check:
+    def check(case: Case, result: Result) -> None:
+        assert case.world.emulator.count(endpoint) == count
+
+    return check
+
+
+def all_of(*checks: Check) -> Check:
+    def check(case: Case, result: Result) -> None:
+        for one in checks:
+            one(case, result)
+
+    return check
+
+
+def waited_at_least(seconds: float) -> Check:
+    def check(case: Case, result: Result) -> None:
+        assert case.elapsed >= seconds
+
+    return check
+
+
+def printed_naive_time_as_utc(case: Case, result: Result) -> None:
+    assert json.loads(result.out)["Expiration"] == case.notes["naive"] + "Z"
+
+
+def every_line_about_the_clock(case: Case, result: Result) -> None:
+    lines = result.err.splitlines()
+    assert lines
+    for line in lines:
+        assert line.startswith("mdh-creds: WARNING: ") and "clock" in line
+
+
+def served_from_cache_judged_with_skew(case: Case, result: Result) -> None:
+    """Local time says 5 min are left of a 15 min life (stale); server time says 15 (fresh)."""
+    printed = parse_timestamp(json.loads(result.out)["Expiration"])
+    left_by_local_clock = printed - datetime.now(timezone.utc)
+    assert left_by_local_clock < timedelta(minutes=5, seconds=1)
+    again = case.world.main("process")
+    assert again.code == 0, again.err
+    assert json.loads(again.out) == json.loads(result.out)
+    assert case.world.emulator.count("exchange") == 1
+
+
+def served_the_previous_credentials(case: Case, result: Result) -> None:
+    assert case.previous is not None
+    assert json.loads(result.out) == case.previous
+
+
+def nothing_left_in(path_note: str) -> Check:
+    def check(case: Case, result: Result) -> None:
+        assert not (case.world.tmp / path_note).is_dir()
+
+    return check
+
+
+def promptly_after_the_kill(case: Case, result: Result) -> None:
+    # Had the dead holder's lock survived, this run would wait out the whole lock budget (~35 s).
+    assert case.elapsed < 15
+    assert case.world.emulator.count("exchange") == 1
+
+
+def throttling_was_hit(case: Case, result: Result) -> None:
+    assert _Throttling.hits >= 1
+
+
+# --- the matrix -----------------------------------------------------------------------------
+
+FAULTS: list[Fault] = [
+    Fault(
+        "token 500 persistent",
+        fail("token", 500),
+        5,
+        "answered HTTP 500",
+        False,
+        ABSENT,
+        check=requests_made("token", 3),
+    ),
+    Fault(
+        "token 502 persistent",
+        fail("token", 502),
+        5,
+        "answered HTTP 502",
+        False,
+        ABSENT,
+        check=requests_made("token", 3),
+    ),
+    Fault(
+        "token 503 persistent",
+        fail("token", 503),
+        5,
+        "answered HTTP 503",
+        False,
+        ABSENT,
+        check=requests_made("token", 3),
+    ),
+    Fault(
+        "token 503 twice then recovers",
+        fail("token", 503, times=2),
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("token", 3),
+    ),
+    Fault(
+        "token 429 with Retry-After: 1 then recovers",
+        fail("token", 429, times=1, **{"Retry-After": "1"}),
+        0,
+        None,
+        True,
+        STORED,
+        check=all_of(requests_made("token", 2), waited_at_least(0.9)),
+    ),
+    Fault(
+        "token 429 persistent without Retry-After",
+        fail("token", 429),
+        5,
+        "answered HTTP 429",
+        False,
+        ABSENT,
+        check=requests_made("token", 3),
+    ),
+    Fault(
+        "token endpoint hangs past the timeout",
+        steps(
+            profile(mdh_timeout="0.5", mdh_retries="1"),
+            lambda case: case.world.emulator.delay("token", 3.0, times=2),
+        ),
+        5,
+        "timed out after 0.5 s",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "connection refused",
+        closed_token_port,
+        5,
+        "cannot reach the MDH token endpoint",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "TLS to a plain-HTTP server",
+        tls_to_plain_http,
+        5,
+        "SSLError",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "token answer is HTML",
+        malformed("token", "<html><body>Maintenance</body></html>", "text/html"),
+        4,
+        "not JSON (text/html",
+        False,
+        ABSENT,
+        check=requests_made("token", 1),
+    ),
+    Fault(
+        "explorer answer is truncated JSON",
+        malformed("exchange", '{"AccessKeyId": "ASIA0000000000000001", "SecretAcc'),
+        4,
+        "not JSON",
+        False,
+        ABSENT,
+        check=requests_made("exchange", 1),
+    ),
+    Fault(
+        "token answer without access_token",
+        rewrite("token", without("access_token")),
+        4,
+        "no valid access_token",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "token answer with negative expires_in",
+        rewrite("token", with_value("expires_in", -30)),
+        4,
+        "impossible expires_in",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "token answer with absurd expires_in",
+        rewrite("token", with_value("expires_in", 10**12)),
+        4,
+        "impossible expires_in",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "explorer 401",
+        fail("exchange", 401),
+        4,
+        "answered HTTP 401",
+        False,
+        ABSENT,
+        check=requests_made("exchange", 1),
+    ),
+    Fault(
+        "explorer 403",
+        fail("exchange", 403),
+        4,
+        "answered HTTP 403",
+        False,
+        ABSENT,
+        check=requests_made("exchange", 1),
+    ),
+    Fault(
+        "explorer 500 persistent",
+        fail("exchange", 500),
+        5,
+        "answered HTTP 500",
+        False,
+        ABSENT,
+        check=requests_made("exchange", 3),
+    ),
+    Fault(
+        "credentials without SessionToken",
+        rewrite("exchange", without("SessionToken")),
+        4,
+        "no valid SessionToken",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "Expiration in the past",
+        rewrite("exchange", with_value("Expiration", "2020-01-01T00:00:00Z")),
+        4,
+        "expired at 2020-01-01T00:00:00Z",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "Expiration past by the server clock only",
+        expired_by_server_clock,
+        4,
+        "MDH returned credentials that expired",
+        False,
+        ABSENT,
+        lines=None,  # the clock warnings come first
+    ),
+    Fault(
+        "Expiration unparsable",
+        rewrite("exchange", with_value("Expiration", "next Tuesday")),
+        4,
+        "unparsable Expiration",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "Expiration without a timezone (UTC)",
+        naive_expiration,
+        0,
+        None,
+        True,
+        STORED,
+        check=printed_naive_time_as_utc,
+    ),
+    Fault(
+        "server clock 10 minutes ahead",
+        emulator(date_skew=600),
+        0,
+        "the local clock differs from MDH's by 600 s",
+        True,
+        STORED,
+        lines=None,
+        check=every_line_about_the_clock,
+    ),
+    Fault(
+        "server clock 10 minutes behind, expiry judged by it",
+        emulator(date_skew=-600, credential_lifetime=900),
+        0,
+        "the local clock differs from MDH's by -600 s",
+        True,
+        STORED,
+        lines=None,
+        check=all_of(every_line_about_the_clock, served_from_cache_judged_with_skew),
+    ),
+    Fault(
+        "cache entry tampered",
+        steps(first_run, tamper_entry),
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("exchange", 2),
+    ),
+    Fault(
+        "DynamoDB unreachable",
+        dynamodb_at(closed_port_url),
+        0,
+        f"DynamoDB table {TABLE} cannot be reached",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "DynamoDB throttled",
+        dynamodb_at(throttling_endpoint),
+        0,
+        f"DynamoDB table {TABLE} is throttling requests",
+        True,
+        ABSENT,
+        check=throttling_was_hit,
+    ),
+    Fault(
+        "DynamoDB table missing",
+        dynamodb_at(moto_without_table),
+        0,
+        f"DynamoDB table {TABLE} not found: create it with `mdh-creds configure --create-table`",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "keyring absent (no D-Bus)",
+        keyring_without_dbus,
+        0,
+        "keyring",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "keyring locked",
+        keyring_locked,
+        0,
+        "the OS keyring is locked",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "cache folder unusable (under a regular file)",
+        cache_under_a_file,
+        0,
+        "is not usable",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "lock holder killed mid-exchange",
+        killed_lock_holder,
+        0,
+        None,
+        True,
+        STORED,
+        check=promptly_after_the_kill,
+    ),
+    Fault(
+        "stale entry, refresh fails",
+        steps(
+            emulator(credential_lifetime=9),  # refresh window min(1200, 9/3) = 3 s
+            first_run,
+            sleep_after_first_run(6.4),  # 2.6 s or less left: stale, not expired
+            fail("exchange", 503),
+        ),
+        0,
+        "refresh failed",
+        True,
+        UNCHANGED,
+        check=served_the_previous_credentials,
+    ),
+    Fault(
+        "expired entry, refresh fails",
+        steps(
+            emulator(credential_lifetime=2),
+            first_run,
+            sleep_after_first_run(2.6),
+            fail("exchange", 503),
+        ),
+        5,
+        "answered HTTP 503",
+        False,
+        UNCHANGED,
+    ),
+]
+
+
+# --- the test -------------------------------------------------------------------------------
+
+
+def entries(folder: Path) -> dict[str, bytes]:
+    """Every cache entry file in ``folder``: name -> bytes."""
+    if not folder.is_dir():
+        return {}
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.bin"))}
+
+
+def credential_entries(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in entries(folder).items() if k.startswith("credentials-")}
+
+
+def every_file(folder: Path) -> Iterator[bytes]:
+    if folder.is_dir():
+        for path in folder.rglob("*"):
+            if path.is_file():
+                yield path.read_bytes()
+
+
+def assert_credentials(out: str) -> dict[str, Any]:
+    assert out.endswith("\n") and out.count("\n") == 1, out
+    document = json.loads(out)
+    assert list(document) == [
+        "Version",
+        "AccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "Expiration",
+    ]
+    assert document["Version"] == 1
+    assert _KEY_ID.match(document["AccessKeyId"])
+    assert document["SecretAccessKey"] and document["SessionToken"]
+    assert isinstance(document["SecretAccessKey"], str)
+    assert isinstance(document["SessionToken"], str)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["Expiration"])
+    parse_timestamp(document["Expiration"])
+    return dict(document)
+
+
+def assert_stderr(fault: Fault, err: str) -> None:
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert err == "" or err.endswith("\n")
+    for line in lines:
+        assert line.startswith("mdh-creds: "), err
+    expected = fault.lines if fault.message is not None else 0
+    if expected is None:
+        assert lines, "expected at least one line on stderr"
+    else:
+        assert len(lines) == expected, err
+    if fault.message is not None:
+        where = lines[-1] if fault.code != 0 else err
+        assert fault.message in where, err
+    if fault.code != 0:
+        assert "WARNING" not in lines[-1]
+        for line in lines[:-1]:
+            assert line.startswith("mdh-creds: WARNING: "), err
+
+
+def assert_cache(fault: Fault, case: Case) -> None:
+    folder = case.world.cache_dir
+    after = credential_entries(folder)
+    if fault.cache == ABSENT:
+        assert after == {}
+    elif fault.cache == UNCHANGED:
+        assert after, "the setup should have left an entry"
+        assert entries(folder) == case.before
+    else:
+        assert len(after) == 1
+        assert after != credential_entries_of(case.before)
+        status = case.world.main("status", "--json", *case.args[1:], **case.env)
+        assert status.code == 0, status.err
+        report = json.loads(status.out)
+        states = [e["state"] for e in report["entries"] if e["kind"] == "credentials"]
+        assert states == ["fresh"], report["entries"]
+
+
+def credential_entries_of(snapshot: dict[str, bytes]) -> dict[str, bytes]:
+    return {k: v for k, v in snapshot.items() if k.startswith("credentials-")}
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+def test_fault(fault: Fault, world: World, request: pytest.FixtureRequest) -> None:
+    case = Case(world, request)
+    fault.setup(case)
+    case.before = entries(world.cache_dir)
+    started = time.monotonic()
+    result = case.run()
+    case.elapsed = time.monotonic() - started
+
+    assert result.code == fault.code, result.err
+    assert_stderr(fault, result.err)
+    served: dict[str, Any] = {}
+    if fault.served:
+        served = assert_credentials(result.out)
+        assert parse_timestamp(served["Expiration"]) > datetime.now(timezone.utc) - timedelta(
+            minutes=11
+        )
+    else:
+        assert result.out == ""
+    assert_cache(fault, case)
+
+    previous = case.previous or {}
+    creds = [served.get("SecretAccessKey"), served.get("SessionToken")]
+    creds += [previous.get("SecretAccessKey"), previous.get("SessionToken")]
+    secrets = secrets_of(world, *creds)
+    for secret in secrets:
+        assert secret not in result.err
+    for secret in secrets_of(world):
+        assert secret not in result.out
+    for blob in every_file(world.cache_dir):
+        for secret in secrets:
+            assert secret.encode() not in blob
+    assert world.emulator.errors == []
+    if fault.check is not None:
+        fault.check(case, result)
+
+
+def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
+    """The table itself: names are unique and each outcome the contract names is present."""
+    names = [f.name for f in FAULTS]
+    assert len(names) == len(set(names))
+    assert {f.code for f in FAULTS} == {0, 4, 5}
+    assert {f.cache for f in FAULTS} == {STORED, ABSENT, UNCHANGED}
+    assert any(f.served and f.message for f in FAULTS)
+
+
+def test_a_wrong_key_is_not_a_cache_fault(world: World) -> None:
+    """A different key cannot open the entry another key sealed: a miss, then a fresh exchange."""
+    assert world.main("process").code == 0
+    other = generate_key_pair()
+    result = world.main("process", MDH_PRIVATE_KEY=other.private_pem)
+    assert result.code == 4
+    assert "invalid_client" in result.err
+    assert os.path.isdir(world.cache_dir)
