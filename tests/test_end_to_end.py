@@ -4,44 +4,19 @@ credentials the emulator minted as real moto IAM keys, and call STS as that IAM 
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from conftest import World
 
-from mdh_creds.testing import MintRequest
+from conftest import World
+from mdh_creds.testing.minters import moto_iam_minter
 
 ACCOUNT_ARN = "arn:aws:iam::123456789012:user/{}"
-
-
-def moto_iam_minter(moto_url: str) -> Callable[[MintRequest], Mapping[str, str]]:
-    """Mint credentials as a new moto IAM user, so STS proves which keys a client used."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def mint(request: MintRequest) -> Mapping[str, str]:
-        name = f"mdh-export-{request.sequence}"
-        iam.create_user(UserName=name)
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        return {
-            "AccessKeyId": key["AccessKeyId"],
-            "SecretAccessKey": key["SecretAccessKey"],
-            "SessionToken": "FwoGZXIvYXdzE" + secrets.token_hex(64),
-        }
-
-    return mint
 
 
 @pytest.fixture

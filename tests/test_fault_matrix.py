@@ -8,7 +8,6 @@ cache afterwards, and that no secret reached stderr, stdout (beyond the credenti
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -28,7 +27,6 @@ from conftest import Result, World, secrets_of
 from servers import free_port
 
 from mdh_creds.models import parse_timestamp
-from mdh_creds.testing import generate_key_pair
 
 STORED = "stored"  # a new credentials entry is in the cache folder and `status` calls it fresh
 ABSENT = "absent"  # no credentials entry in the cache folder
@@ -372,6 +370,7 @@ def every_line_about_the_clock(case: Case, result: Result) -> None:
     assert lines
     for line in lines:
         assert line.startswith("mdh-creds: WARNING: ") and "clock" in line
+        assert re.search(r" by -?(599|600|601) s: fix the system clock$", line), line
 
 
 def served_from_cache_judged_with_skew(case: Case, result: Result) -> None:
@@ -388,13 +387,6 @@ def served_from_cache_judged_with_skew(case: Case, result: Result) -> None:
 def served_the_previous_credentials(case: Case, result: Result) -> None:
     assert case.previous is not None
     assert json.loads(result.out) == case.previous
-
-
-def nothing_left_in(path_note: str) -> Check:
-    def check(case: Case, result: Result) -> None:
-        assert not (case.world.tmp / path_note).is_dir()
-
-    return check
 
 
 def promptly_after_the_kill(case: Case, result: Result) -> None:
@@ -606,7 +598,7 @@ FAULTS: list[Fault] = [
         "server clock 10 minutes ahead",
         emulator(date_skew=600),
         0,
-        "the local clock differs from MDH's by 600 s",
+        "the local clock differs from MDH's by",
         True,
         STORED,
         lines=None,
@@ -616,7 +608,7 @@ FAULTS: list[Fault] = [
         "server clock 10 minutes behind, expiry judged by it",
         emulator(date_skew=-600, credential_lifetime=900),
         0,
-        "the local clock differs from MDH's by -600 s",
+        "the local clock differs from MDH's by -",
         True,
         STORED,
         lines=None,
@@ -817,9 +809,7 @@ def test_fault(fault: Fault, world: World, request: pytest.FixtureRequest) -> No
     served: dict[str, Any] = {}
     if fault.served:
         served = assert_credentials(result.out)
-        assert parse_timestamp(served["Expiration"]) > datetime.now(timezone.utc) - timedelta(
-            minutes=11
-        )
+        assert parse_timestamp(served["Expiration"]) > datetime.now(timezone.utc)
     else:
         assert result.out == ""
     assert_cache(fault, case)
@@ -848,12 +838,3 @@ def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
     assert {f.cache for f in FAULTS} == {STORED, ABSENT, UNCHANGED}
     assert any(f.served and f.message for f in FAULTS)
 
-
-def test_a_wrong_key_is_not_a_cache_fault(world: World) -> None:
-    """A different key cannot open the entry another key sealed: a miss, then a fresh exchange."""
-    assert world.main("process").code == 0
-    other = generate_key_pair()
-    result = world.main("process", MDH_PRIVATE_KEY=other.private_pem)
-    assert result.code == 4
-    assert "invalid_client" in result.err
-    assert os.path.isdir(world.cache_dir)

@@ -178,7 +178,7 @@ def test_aiobotocore_sessions_are_left_alone(aws: World) -> None:
 
 
 def test_the_plugins_own_clients_do_not_resolve_through_it(
-    aws: World, dynamodb_table: Any, monkeypatch: pytest.MonkeyPatch
+    dynamodb_table: Any, aws: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Settings in MDH_* variables make every profile an mdh profile, the cache's too."""
     account = aws.account
