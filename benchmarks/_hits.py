@@ -109,12 +109,12 @@ def measure_hits(world: World, rounds: int) -> list[Row]:
         raise BenchError(f"{exchanges} exchanges during the hit rounds: not every run was a hit")
     _print_detail(samples)
     rows = []
-    for backend in TARGETS:
+    for backend, limit in TARGETS.items():
         if f"hit: {backend}" in samples:
             rows.append(_backend_row(backend, samples))
         else:
             row = failed_row(f"hit.{backend}", f"1. {backend} hit", "skipped", "")
-            row.note, row.target = str(world.keyring_skip), target_text(TARGETS[backend])
+            row.note, row.target = str(world.keyring_skip), target_text(limit)
             rows.append(row)
     rows[0].samples.update({"pass_floor": samples[PASS_FLOOR]})
     rows[0].details["pass_floor"] = summary(samples[PASS_FLOOR])

@@ -91,9 +91,10 @@ def measure_imports(world: World) -> tuple[Row, dict[str, Any]]:
             "top": entries[:25],
         }
         _print_top(backend, entries, 10 if backend == "file" else 5)
-    say("\nheavy modules loaded by one hit: " + "; ".join(
-        f"{b}: {', '.join(m) or 'none'}" for b, m in report["modules"].items()
-    ))
+    say(
+        "\nheavy modules loaded by one hit: "
+        + "; ".join(f"{b}: {', '.join(m) or 'none'}" for b, m in report["modules"].items())
+    )
     loaded = [m for m in report["modules"]["file"] if m in FORBIDDEN_ON_FILE_HIT]
     row = Row(
         key="hit.file.imports",

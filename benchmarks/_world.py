@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from _servers import private_xdg, start_moto, start_secret_service
-
 from mdh_creds.testing.emulator import MdhEmulator, MintRequest
 from mdh_creds.testing.keys import generate_key_pair
 
@@ -154,9 +153,7 @@ class World:
 
     def mint_iam_users(self, enabled: bool) -> None:
         """Mint moto IAM keys (for the AWS CLI) or the emulator's cheap random keys."""
-        self.emulator.minter = (
-            iam_minter(self._iam, "mdh-bench") if enabled else self._plain_minter
-        )
+        self.emulator.minter = iam_minter(self._iam, "mdh-bench") if enabled else self._plain_minter
 
     def create_table(self, name: str) -> None:
         """A fresh cache table in moto."""

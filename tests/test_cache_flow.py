@@ -17,8 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import World
 
+from conftest import World
 from mdh_creds.testing import MintRequest, sequence_minter
 
 HEAVY = ("requests", "jwt", "boto3", "botocore")

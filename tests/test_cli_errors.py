@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import World, secrets_of
 
+from conftest import World, secrets_of
 from mdh_creds.testing import generate_key_pair
 
 

@@ -7,8 +7,8 @@ import time
 import uuid
 
 import pytest
-from conftest import World
 
+from conftest import World
 from mdh_creds.models import parse_timestamp
 
 

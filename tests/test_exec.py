@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import World, secrets_of
 
+from conftest import World, secrets_of
 from mdh_creds.factory import GUARD_VARIABLE
 
 PRINT_ENV = (
@@ -117,7 +117,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str], seconds: float) -> Non
     while not path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            out, err = process.communicate(timeout=10)
+            _, err = process.communicate(timeout=10)
             pytest.fail(f"the child never got ready (code {process.returncode}): {err}")
         time.sleep(0.05)
 
@@ -127,7 +127,16 @@ def test_sigterm_is_forwarded_to_the_child(world: World) -> None:
     child = world.tmp / "child.py"
     child.write_text(TRAP_SIGTERM)
     process = subprocess.Popen(
-        [sys.executable, "-m", "mdh_creds", "exec", "--", sys.executable, str(child), str(world.tmp)],
+        [
+            sys.executable,
+            "-m",
+            "mdh_creds",
+            "exec",
+            "--",
+            sys.executable,
+            str(child),
+            str(world.tmp),
+        ],
         env=world.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -136,7 +145,7 @@ def test_sigterm_is_forwarded_to_the_child(world: World) -> None:
     try:
         _wait_for(world.tmp / "ready", process, 20)
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=15)
+        _, err = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()

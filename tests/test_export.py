@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import World
 
+from conftest import World
 from mdh_creds.formats import to_export
 from mdh_creds.models import TemporaryCredentials
 
@@ -168,10 +168,7 @@ HOSTILE_VALUES = [
 def test_hostile_values_round_trip_through_shells(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / "creds"
     path.write_text(to_export(HOSTILE, fmt, "eu-west-1", "mdh"))
-    if fmt == "fish":
-        lines = fish_reads(path)[:-1]
-    else:
-        lines = bash_reads(path, exported_check=False)
+    lines = fish_reads(path)[:-1] if fmt == "fish" else bash_reads(path, exported_check=False)
     assert lines == HOSTILE_VALUES
     assert not list(tmp_path.glob("pwned*"))
 

@@ -3,6 +3,8 @@ threads, the global initializer, and the guard that keeps the plugin's own AWS c
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import re
 import threading
@@ -14,14 +16,14 @@ import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import CredentialRetrievalError
-from conftest import World
-from servers import TABLE
-from test_end_to_end import ACCOUNT_ARN, moto_iam_minter
 
 import mdh_creds
+from conftest import World
 from mdh_creds.factory import GUARD_VARIABLE
 from mdh_creds.provider import uninstall
 from mdh_creds.testing import sequence_minter
+from servers import TABLE
+from test_end_to_end import ACCOUNT_ARN, moto_iam_minter
 
 STATIC_KEY = "AKIASTATICPROFILE001"
 
@@ -177,16 +179,52 @@ def test_aiobotocore_sessions_are_left_alone(aws: World) -> None:
     assert "mdh" not in [provider.METHOD for provider in resolver.providers]
 
 
+@pytest.fixture
+def container_credentials(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """A container credentials endpoint (as on ECS) serving moto's test keys: the paths asked."""
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = json.dumps(
+                {
+                    "AccessKeyId": "testing",
+                    "SecretAccessKey": "testing",
+                    "Token": "container-token",
+                    "Expiration": "2999-01-01T00:00:00Z",
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    uri = f"http://127.0.0.1:{server.server_port}/creds"
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri)
+    yield asked
+    server.shutdown()
+    server.server_close()
+
+
 def test_the_plugins_own_clients_do_not_resolve_through_it(
-    dynamodb_table: Any, aws: World, monkeypatch: pytest.MonkeyPatch
+    dynamodb_table: Any,
+    aws: World,
+    container_credentials: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Settings in MDH_* variables make every profile an mdh profile, the cache's too."""
+    """MDH_* variables make every profile an mdh profile, the one of the cache's client too:
+    that client must get the container's credentials, not recurse into mdh-creds."""
     account = aws.account
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
-    aws.credentials_file.write_text(
-        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
-    )
     settings = {
         "MDH_SERVICE_ACCOUNT": account.name,
         "MDH_PRIVATE_KEY_FILE": str(account.key_file),
@@ -202,6 +240,7 @@ def test_the_plugins_own_clients_do_not_resolve_through_it(
     session = boto3.Session()
     assert caller_arn(session) == ACCOUNT_ARN.format("mdh-export-1")
     assert session.get_credentials().method == "custom-mdh"
+    assert container_credentials == ["/creds"]
     client, table = dynamodb_table
     stored = [item["pk"]["S"] for item in client.scan(TableName=table)["Items"]]
     assert any(name.startswith("credentials-") for name in stored)

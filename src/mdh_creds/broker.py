@@ -59,6 +59,7 @@ class EntryStatus:
     name: str
     expires_at: datetime | None
     state: str
+    skew: timedelta | None = None
 
 
 class CredentialBroker:

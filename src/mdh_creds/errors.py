@@ -3,7 +3,7 @@
 ::
 
     MdhCredsError                       .retryable: bool, .exit_code: int
-    ├── ConfigError (ValueError)        a setting missing or invalid: names the setting and its source
+    ├── ConfigError (ValueError)        a setting missing or invalid: names it and its source
     ├── PrivateKeyError                 the private key unreadable or malformed
     ├── ExchangeError
     │   ├── ExchangeUnavailable         network, timeout, 5xx, 429 after retries   (retryable)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -36,7 +37,7 @@ USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [A
 def cmd_exec(ctx: Context) -> int:
     from mdh_creds.commands import load_settings, make_broker
 
-    argv = command_line(ctx.args.argv)
+    argv = command_line(getattr(ctx.args, "argv", None))
     if not argv:
         ctx.stderr.write(USAGE)
         return 2
@@ -70,11 +71,19 @@ def child_environment(
     return env
 
 
+def resolve_command(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """On Windows, find ``npm`` as ``npm.cmd`` (PATHEXT); POSIX searches the child's PATH itself."""
+    if os.name != "nt":
+        return argv
+    found = shutil.which(argv[0], path=env.get("PATH"))
+    return [found, *argv[1:]] if found else argv
+
+
 def run_child(argv: list[str], env: Mapping[str, str], stderr: IO[str]) -> int:
     """Run ``argv`` to its end, passing signals on; its exit code, shell style."""
     with SignalForwarder() as forwarder:
         try:
-            child = subprocess.Popen(argv, env=dict(env))
+            child = subprocess.Popen(resolve_command(argv, env), env=dict(env))
         except FileNotFoundError:
             stderr.write(f"mdh-creds: exec: {argv[0]}: command not found\n")
             return 127

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-
 _FRACTION = re.compile(r"\.(\d+)")
 
 

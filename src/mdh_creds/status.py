@@ -57,6 +57,12 @@ def render_status(report: dict[str, Any]) -> str:
         lines.append(f"cache        {cache['backend']} ({cache['where'] or 'nothing kept'})")
     for entry in report["entries"]:
         lines.append(f"  {entry['kind']:<12} {entry['state']:<15} expires {entry['expires_at']}")
+    skew = report.get("clock_skew_seconds")
+    if skew is not None:
+        warning = "  (over 5 minutes: fix the system clock)" if abs(skew) > 300 else ""
+        lines.append(f"clock skew   {skew:+.0f} s against MDH{warning}")
+    for warning in report.get("warnings", []):
+        lines.append(f"warning      {warning}")
     if report["error"]:
         lines.append(f"error        {report['error']}")
     return "\n".join(lines) + "\n"
