@@ -218,3 +218,24 @@ def test_status_shows_entries_and_clear_removes_them(world: World) -> None:
     result = world.main("clear")
     assert result.code == 0 and "removed 2" in result.err
     assert json.loads(world.main("status", "--json").out)["entries"] == []
+
+
+def test_auto_prefers_a_real_keyring(world: World, keyring_env: dict[str, str]) -> None:
+    world.write_profile(mdh_cache="auto")
+    world.extra_env.update(keyring_env)
+    assert world.run("process").code == 0
+    status = json.loads(world.run("status", "--json").out)
+    assert status["cache"]["backend"] == "keyring"
+    assert [e["state"] for e in status["entries"]] == ["fresh", "fresh"]
+
+
+def test_auto_falls_back_to_the_file_cache_without_a_keyring(world: World) -> None:
+    world.write_profile(mdh_cache="auto")
+    world.extra_env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=/nonexistent/bus"
+    result = world.run("process")
+    assert result.code == 0, result.err
+    assert result.err == ""  # auto falling back is not worth a warning
+    status = json.loads(world.run("status", "--json").out)
+    assert status["cache"]["backend"] == "file"
+    assert world.run("process").code == 0
+    assert world.emulator.count("exchange") == 1

@@ -201,6 +201,9 @@ def test_migrate_removes_the_keys_and_keeps_a_backup(world: World) -> None:
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert str(backup) in err
     assert find_shadowing_keys(world.env(), "mdh") == []
+    again = configure(world, "--profile", "mdh", "--migrate")
+    assert "no static keys for [mdh]" in again
+    assert len(list(world.credentials_file.parent.glob("credentials.mdh-creds-backup-*"))) == 1
 
 
 def test_migrate_keeps_a_section_that_holds_other_keys(world: World) -> None:

@@ -78,7 +78,7 @@ def fish_reads(path: Path) -> list[str]:
         if os.environ.get("MDH_CREDS_REQUIRE_KEYRING") == "1":
             pytest.fail(message)
         pytest.skip(message)
-    script = f"source {path}; {PRINT}; printenv AWS_ACCESS_KEY_ID"
+    script = f"source '{path}'; {PRINT}; printenv AWS_ACCESS_KEY_ID"
     return run_shell([fish, "--no-config", "-c", script], path.parent)
 
 

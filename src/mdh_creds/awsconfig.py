@@ -208,15 +208,19 @@ def write_atomic(path: Path, text: str) -> None:
             handle.write(text.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(old.st_mode) if old else 0o600)
-        if old is not None and hasattr(os, "chown"):
-            with contextlib.suppress(OSError):
-                os.chown(temporary, old.st_uid, old.st_gid)
+        _copy_owner_and_mode(old, temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def _copy_owner_and_mode(old: os.stat_result | None, temporary: str) -> None:
+    os.chmod(temporary, stat.S_IMODE(old.st_mode) if old else 0o600)
+    if old is not None and hasattr(os, "chown"):
+        with contextlib.suppress(OSError):  # only root may give a file away
+            os.chown(temporary, old.st_uid, old.st_gid)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -34,15 +34,7 @@ def cmd_configure(ctx: Context) -> int:
     changed = write_profile(config, profile, values)
     verb = "wrote" if changed else "kept (already up to date)"
     ctx.stderr.write(f"mdh-creds: {verb} profile {profile} in {config}\n")
-    if shadowing and ctx.flags.get("migrate"):
-        _migrate(ctx, profile)
-    elif shadowing:
-        credentials = awsconfig.credentials_file_path(ctx.environ)
-        ctx.stderr.write(
-            f"mdh-creds: warning: [{profile}] in {credentials} holds {', '.join(shadowing)}, "
-            "static keys that win over credential_process (botocore reads the shared "
-            "credentials file first): rerun with --migrate to remove them (a backup is kept)\n"
-        )
+    _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
         _create_table(ctx, profile)
     return 0
@@ -114,6 +106,21 @@ def find_shadowing_keys(environ: Mapping[str, str], profile: str) -> list[str]:
     if STATIC_KEYS[0] not in keys:
         return []
     return [key for key in (*STATIC_KEYS, *LEGACY_STATIC_KEYS) if key in keys]
+
+
+def _handle_static_keys(ctx: Context, profile: str, shadowing: list[str]) -> None:
+    """Remove the shadowing keys with ``--migrate``, else warn about them."""
+    credentials = awsconfig.credentials_file_path(ctx.environ)
+    if shadowing and ctx.flags.get("migrate"):
+        _migrate(ctx, profile)
+    elif ctx.flags.get("migrate"):
+        ctx.stderr.write(f"mdh-creds: no static keys for [{profile}] in {credentials}\n")
+    elif shadowing:
+        ctx.stderr.write(
+            f"mdh-creds: warning: [{profile}] in {credentials} holds {', '.join(shadowing)}, "
+            "static keys that win over credential_process (botocore reads the shared "
+            "credentials file first): rerun with --migrate to remove them (a backup is kept)\n"
+        )
 
 
 def _migrate(ctx: Context, profile: str) -> None:

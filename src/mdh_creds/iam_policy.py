@@ -1,0 +1,115 @@
+"""``mdh-creds iam-policy``: the least-privilege IAM policy for the AWS calls the settings make.
+
+Statements, each present only when the settings need it:
+
+* ``MdhCredsCache`` (``mdh_cache = dynamodb``): ``dynamodb:GetItem``, ``PutItem`` and
+  ``DeleteItem`` on the cache table: reading and writing entries, taking and releasing leases.
+* ``MdhCredsCacheListing`` (same table): ``dynamodb:Scan``, needed only by ``mdh-creds status``
+  and ``mdh-creds clear --all``; drop it from the policy of machines that only read credentials.
+* ``MdhCredsSecret`` (``mdh_secret_id``): ``secretsmanager:GetSecretValue`` on that secret.
+
+Creating the table (``configure --create-table``) is a one-time administrative step and needs
+more (``CreateTable``, ``DescribeTable``, ``DescribeTimeToLive``, ``UpdateTimeToLive``).
+The account is ``AWS_ACCOUNT_ID`` or the one in a secret ARN, else ``*``; the region is the
+settings' region or the one in a secret ARN, else ``*``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mdh_creds.settings import Settings, parse_settings
+
+if TYPE_CHECKING:
+    from mdh_creds.cli import Context
+
+RUNTIME_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+LISTING_ACTIONS = ("dynamodb:Scan",)
+SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
+# Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
+SECRET_SUFFIX = "-??????"
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition of a region (``*`` counts as the commercial partition)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def _arn_parts(text: str) -> list[str] | None:
+    parts = text.split(":", 6)
+    return parts if len(parts) == 7 and parts[0] == "arn" else None
+
+
+def secret_resource(secret_id: str, region: str, account: str) -> str:
+    """The secret's ARN as given, else a pattern matching exactly that name's ARN."""
+    if _arn_parts(secret_id) is not None:
+        return secret_id
+    partition = partition_for(region)
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{secret_id}{SECRET_SUFFIX}"
+
+
+def _statement(sid: str, actions: tuple[str, ...], resource: str) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
+
+
+def _where(settings: Settings, account_id: str | None) -> tuple[str, str]:
+    """``(region, account)``, from the settings, then a secret ARN, then ``*``."""
+    region, account = settings.region, account_id
+    parts = _arn_parts(settings.secret_id or "")
+    if parts is not None:
+        region, account = region or parts[3] or None, account or parts[4] or None
+    return region or "*", account or "*"
+
+
+def build_policy(settings: Settings, account_id: str | None = None) -> dict[str, Any]:
+    """The IAM policy document (a dict) for the AWS calls these settings lead to."""
+    region, account = _where(settings, account_id)
+    statements: list[dict[str, Any]] = []
+    if settings.cache == "dynamodb":
+        table = (
+            f"arn:{partition_for(region)}:dynamodb:{region}:{account}"
+            f":table/{settings.dynamodb_table}"
+        )
+        statements.append(_statement("MdhCredsCache", RUNTIME_ACTIONS, table))
+        statements.append(_statement("MdhCredsCacheListing", LISTING_ACTIONS, table))
+    if settings.secret_id:
+        resource = secret_resource(settings.secret_id, region, account)
+        statements.append(_statement("MdhCredsSecret", SECRET_ACTIONS, resource))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _notes(settings: Settings, policy: dict[str, Any], wildcard: bool) -> list[str]:
+    sids = {statement["Sid"] for statement in policy["Statement"]}
+    notes = []
+    if not sids:
+        notes.append(
+            f"the {settings.cache} cache and a private key outside Secrets Manager make no AWS "
+            "calls: this policy has no statements"
+        )
+    if "MdhCredsCacheListing" in sids:
+        notes.append(
+            "MdhCredsCacheListing (dynamodb:Scan) is only for `status` and `clear --all`; "
+            "leave it out where credentials are only read"
+        )
+    if "MdhCredsSecret" in sids:
+        notes.append("if the secret is encrypted with your own KMS key, also allow kms:Decrypt")
+    if sids and wildcard:
+        notes.append("set AWS_ACCOUNT_ID and a region to replace the * in the resources")
+    return notes
+
+
+def cmd_iam_policy(ctx: Context) -> int:
+    """Print the policy as JSON on stdout; notes go to stderr."""
+    settings = parse_settings(ctx.environ, ctx.flags)
+    account_id = ctx.environ.get("AWS_ACCOUNT_ID") or None
+    policy = build_policy(settings, account_id)
+    ctx.stdout.write(json.dumps(policy, indent=2) + "\n")
+    wildcard = "*" in _where(settings, account_id)
+    for note in _notes(settings, policy, wildcard):
+        ctx.stderr.write(f"mdh-creds: note: {note}\n")
+    return 0

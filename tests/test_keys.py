@@ -1,0 +1,103 @@
+"""The private key in every shape MDH users paste it, from a file, and from Secrets Manager."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from conftest import World
+from mdh_creds.errors import PrivateKeyError
+from mdh_creds.keys import parse_private_key
+from mdh_creds.testing import KeyPair
+
+
+def shapes(pair: KeyPair) -> dict[str, str]:
+    pkcs1 = pair.private_pem_pkcs1
+    return {
+        "pkcs1": pkcs1,
+        "pkcs8": pair.private_pem_pkcs8,
+        "one-line": pkcs1.replace("\n", " "),
+        "literal-newlines": pkcs1.replace("\n", "\\n"),
+        "base64-whole": base64.b64encode(pkcs1.encode()).decode(),
+        "crlf": pkcs1.replace("\n", "\r\n"),
+    }
+
+
+@pytest.mark.parametrize(
+    "shape", ["pkcs1", "pkcs8", "one-line", "literal-newlines", "base64-whole", "crlf"]
+)
+def test_every_pasted_shape_signs_a_valid_assertion(world: World, shape: str) -> None:
+    text = shapes(world.account.key_pair)[shape]
+    world.write_profile(mdh_private_key_file=None)
+    result = world.main("process", MDH_PRIVATE_KEY=text)
+    assert result.code == 0, result.err
+    assert world.emulator.successes("token") == 1
+
+
+def test_pkcs1_and_pkcs8_normalise_to_pem(mdh_key_pair: KeyPair) -> None:
+    key = parse_private_key(mdh_key_pair.private_pem_pkcs8, "test")
+    assert key.pem.startswith("-----BEGIN PRIVATE KEY-----\n")
+    assert "pem" not in repr(key).lower().replace("privatekey(", "")
+
+
+def test_encrypted_key_is_refused_with_advice() -> None:
+    text = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    with pytest.raises(PrivateKeyError, match="decrypt it first"):
+        parse_private_key(text, "test")
+
+
+def test_key_file_readable_by_others_is_warned_about(world: World) -> None:
+    world.account.key_file.chmod(0o644)
+    result = world.main("process")
+    assert result.code == 0
+    assert "readable by group or others" in result.err and "chmod 600" in result.err
+
+
+def make_secret(moto: Any, world: World, **fields: str) -> str:
+    client = boto3.client("secretsmanager", endpoint_url=moto.url, region_name="us-east-1")
+    client.create_secret(Name="mdh/service-account", SecretString=json.dumps(fields))
+    return "mdh/service-account"
+
+
+@pytest.mark.parametrize("names", ["plain", "rks"])
+def test_secrets_manager_provides_account_key_and_project(
+    world: World, moto: Any, names: str
+) -> None:
+    pair = world.account.key_pair
+    fields = {
+        "plain": {
+            "service_account": world.account.name,
+            "private_key": pair.private_pem,
+            "project_code": world.account.project_code,
+        },
+        "rks": {
+            "RKS_SERVICE_ACCOUNT": world.account.name,
+            "RKS_PRIVATE_KEY": pair.private_pem.replace("\n", "\\n"),
+            "RKS_PROJECT_CODE": world.account.project_code,
+        },
+    }[names]
+    secret_id = make_secret(moto, world, **fields)
+    world.write_profile(
+        mdh_service_account=None,
+        mdh_private_key_file=None,
+        mdh_project_code=None,
+        mdh_secret_id=secret_id,
+    )
+    world.extra_env.update(moto.env)
+    result = world.run("process")
+    assert result.code == 0, result.err
+    assert world.emulator.requests[-1].headers["ProjectCode"] == world.account.project_code
+    status = json.loads(world.run("status", "--json").out)
+    assert status["settings"]["secret_id"]["value"] == secret_id
+
+
+def test_missing_secret_is_a_configuration_error(world: World, moto: Any) -> None:
+    world.write_profile(mdh_private_key_file=None, mdh_secret_id="mdh/nope")
+    world.extra_env.update(moto.env)
+    result = world.run("process")
+    assert result.code == 3
+    assert "mdh/nope" in result.err and "ResourceNotFoundException" in result.err
