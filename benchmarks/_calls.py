@@ -33,12 +33,16 @@ def _check_answer(_command: Command, outcome: Outcome) -> None:
     credentials_of(outcome)
 
 
-def _compare(key: str, label: str, ours: list[float], base: list[float], limit: float) -> Row:
+def _compare(
+    names: tuple[str, str, str], ours: list[float], base: list[float], limit: float
+) -> Row:
+    key, label, baseline_label = names
     return Row(
         key=key,
         label=label,
         ours=summary(ours)["median"],
         baseline=summary(base)["median"],
+        baseline_label=baseline_label,
         limit=limit,
         target=f"<= {limit:g}x",
         details={"ours": summary(ours), "baseline": summary(base)},
@@ -70,8 +74,7 @@ def measure_aws_cli(world: World, rounds: int) -> Row:
 
     samples = interleave([ours, base], rounds, verify)
     return _compare(
-        "aws_cli",
-        "2. aws sts (mdh profile) / static keys",
+        ("aws_cli", "2. aws sts (mdh profile) / static keys", "static-keys profile"),
         samples[ours.label],
         samples[base.label],
         AWS_CLI_LIMIT,
@@ -91,8 +94,7 @@ def measure_cold(world: World, rounds: int) -> Row:
     if exchanges != 2 * (rounds + 1):
         raise BenchError(f"{exchanges} exchanges for {2 * (rounds + 1)} cold runs")
     return _compare(
-        "cold",
-        "3. cold exchange / minimal script",
+        ("cold", "3. cold exchange / minimal script", "minimal_exchange.py"),
         samples[ours.label],
         samples[base.label],
         COLD_LIMIT,

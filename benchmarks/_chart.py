@@ -19,7 +19,8 @@ def _bars(row: Row) -> tuple[list[str], list[float], list[str], str]:
     assert row.ours is not None
     if row.baseline is not None:
         values = [row.baseline * scale, row.ours * scale]
-        return ["baseline", "ours"], values, [BASE_COLOR, OURS_COLOR], unit
+        names = [row.baseline_label or "baseline", "mdh-creds"]
+        return names, values, [BASE_COLOR, OURS_COLOR], unit
     p95 = float(row.details["latency"]["p95"])
     return ["p95", "median"], [p95 * scale, row.ours * scale], [BASE_COLOR, OURS_COLOR], unit
 

@@ -68,6 +68,7 @@ def _backend_row(backend: str, samples: dict[str, list[float]]) -> Row:
         label=f"1. {backend} hit / decrypt floor",
         ours=summary(ours)["median"],
         baseline=summary(floor)["median"],
+        baseline_label="decrypt floor",
         limit=limit,
         target=target_text(limit),
         details={"ours": summary(ours), "baseline": summary(floor)},

@@ -69,9 +69,11 @@ def import_times(world: World, backend: str) -> list[dict[str, Any]]:
     return sorted(parse_importtime(outcome.stderr), key=lambda e: -e["cumulative_us"])
 
 
-def _print_top(backend: str, entries: list[dict[str, Any]], top: int) -> None:
+def _print_top(
+    backend: str, entries: list[dict[str, Any]], top: int, order: str = "cumulative"
+) -> None:
     total = sum(e["self_us"] for e in entries)
-    say(f"\n-X importtime, {backend} hit: top {top} cumulative ({total / 1000:.1f} ms in total)")
+    say(f"\n-X importtime, {backend} hit: top {top} by {order} ({total / 1000:.1f} ms in all)")
     body = [
         [e["module"], f"{e['cumulative_us'] / 1000:.1f} ms", f"{e['self_us'] / 1000:.1f} ms"]
         for e in entries[:top]
@@ -86,11 +88,15 @@ def measure_imports(world: World) -> tuple[Row, dict[str, Any]]:
     for backend in backends:
         report["modules"][backend] = loaded_heavy_modules(world, backend)
         entries = import_times(world, backend)
+        by_self = sorted(entries, key=lambda e: -e["self_us"])
         report["importtime"][backend] = {
             "total_self_us": sum(e["self_us"] for e in entries),
-            "top": entries[:25],
+            "top_cumulative": entries[:25],
+            "top_self": by_self[:25],
         }
         _print_top(backend, entries, 10 if backend == "file" else 5)
+        if backend == "file":
+            _print_top(backend, by_self, 10, "self")
     say(
         "\nheavy modules loaded by one hit: "
         + "; ".join(f"{b}: {', '.join(m) or 'none'}" for b, m in report["modules"].items())

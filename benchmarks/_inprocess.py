@@ -2,7 +2,9 @@
 
 ``mdh_creds.session(profile_name="mdh")`` (refreshing credentials from the warm file cache)
 against a plain ``boto3.Session`` with static credentials, in the same process, interleaved in
-blocks of calls. The ratio is of time per call (the inverse of the throughput ratio).
+blocks of calls. The ratio is of time per call (the inverse of the throughput ratio). For
+reference, botocore's own refreshing credentials (``credential_process`` of the same profile,
+through a plain ``boto3.Session``) are timed in the same blocks.
 """
 
 from __future__ import annotations
@@ -75,7 +77,10 @@ def _sessions(make_session: Callable[..., Any]) -> dict[str, Any]:
         aws_session_token=frozen.token,
         region_name=REGION,
     )
-    return {"ours": ours, "static": static}
+    reference = boto3.Session(profile_name=PROFILE)
+    if reference.get_credentials().method != "custom-process":
+        raise BenchError("the reference session did not use credential_process")
+    return {"ours": ours, "static": static, "credential_process": reference}
 
 
 def measure_inprocess(world: World, blocks: int, calls: int) -> Row:
@@ -88,19 +93,32 @@ def measure_inprocess(world: World, blocks: int, calls: int) -> Row:
         interleave_blocks(sessions, 1, calls)
         samples = interleave_blocks(sessions, blocks, calls)
     ours, static = summary(samples["ours"]), summary(samples["static"])
+    reference = summary(samples["credential_process"])
     return Row(
         key="inprocess",
         label=LABEL,
         unit="s/call",
         ours=ours["median"],
         baseline=static["median"],
+        baseline_label="static boto3 session",
         limit=LIMIT,
         target=f"<= {LIMIT:g}x time/call",
         note=(
             f"{blocks} blocks x {calls} calls: {1 / ours['median']:,.0f} calls/s vs "
-            f"{1 / static['median']:,.0f} static ({show(ours['median'], 's/call')} vs "
-            f"{show(static['median'], 's/call')})"
+            f"{1 / static['median']:,.0f} static; botocore's own credential_process "
+            f"credentials: {show(reference['median'], 's/call')} "
+            f"({reference['median'] / static['median']:.2f}x static)"
         ),
-        details={"ours": ours, "baseline": static, "blocks": blocks, "calls_per_block": calls},
-        samples={"ours": samples["ours"], "baseline": samples["static"]},
+        details={
+            "ours": ours,
+            "baseline": static,
+            "credential_process_reference": reference,
+            "blocks": blocks,
+            "calls_per_block": calls,
+        },
+        samples={
+            "ours": samples["ours"],
+            "baseline": samples["static"],
+            "credential_process_reference": samples["credential_process"],
+        },
     )

@@ -55,6 +55,7 @@ class Row:
     unit: str = "s"
     ours: float | None = None
     baseline: float | None = None
+    baseline_label: str = ""
     target: str = "-"
     limit: float | None = None
     checks: dict[str, bool] = field(default_factory=dict)
@@ -86,6 +87,7 @@ class Row:
             "status": self.status,
             "unit": self.unit,
             "ours_median": self.ours,
+            "baseline": self.baseline_label,
             "baseline_median": self.baseline,
             "ratio": self.ratio,
             "target": self.target,

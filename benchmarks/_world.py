@@ -87,10 +87,10 @@ class World:
     moto_url: str
     keyring_env: dict[str, str] | None
     keyring_skip: str | None
-    home_env: dict[str, str] = field(default_factory=dict)
+    home_env: dict[str, str]
+    iam: Any
+    plain_minter: Any
     static_keys: dict[str, str] = field(default_factory=dict)
-    _plain_minter: Any = None
-    _iam: Any = None
 
     @property
     def python(self) -> str:
@@ -153,7 +153,7 @@ class World:
 
     def mint_iam_users(self, enabled: bool) -> None:
         """Mint moto IAM keys (for the AWS CLI) or the emulator's cheap random keys."""
-        self.emulator.minter = iam_minter(self._iam, "mdh-bench") if enabled else self._plain_minter
+        self.emulator.minter = iam_minter(self.iam, "mdh-bench") if enabled else self.plain_minter
 
     def create_table(self, name: str) -> None:
         """A fresh cache table in moto."""
@@ -205,10 +205,11 @@ def open_world(keyring: bool = True) -> Iterator[World]:
         reach, skip = (None, "disabled with --no-keyring")
         if keyring:
             reach, skip = start_secret_service(home, {**scrubbed_environ(), **home_env}, stack)
-        world = World(root, emulator, key_file, moto_url, reach, skip, home_env)
-        world._iam = boto_client("iam", moto_url)
-        world._plain_minter = emulator.minter
-        world.static_keys = _static_keys(world._iam)
+        iam = boto_client("iam", moto_url)
+        world = World(
+            root, emulator, key_file, moto_url, reach, skip, home_env, iam, emulator.minter
+        )
+        world.static_keys = _static_keys(iam)
         world.write_config()
         world.create_table(TABLE)
         yield world

@@ -4,6 +4,7 @@ first, migrates shadowing static keys, and leaves the AWS CLI resolving the prof
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -253,3 +254,15 @@ def test_create_table_is_idempotent(
     assert err.splitlines()[-1] == "mdh-creds: table mdh-configure-test already exists"
     table = dynamodb_client(moto.url).describe_table(TableName="mdh-configure-test")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+
+
+def test_status_warns_about_shadowing_static_keys(world: World) -> None:
+    world.credentials_file.write_text(
+        "[mdh]\naws_access_key_id = AKIAOLDPASTEDKEY0001\naws_secret_access_key = old\n"
+    )
+    result = world.main("status")
+    assert "win over credential_process" in result.out
+    assert "--migrate" in result.out
+    assert "old" not in result.out.replace("hold", "")
+    report = json.loads(world.main("status", "--json").out)
+    assert len(report["warnings"]) == 1

@@ -20,7 +20,7 @@ from botocore.exceptions import CredentialRetrievalError
 import mdh_creds
 from conftest import World
 from mdh_creds.factory import GUARD_VARIABLE
-from mdh_creds.provider import uninstall
+from mdh_creds.provider import MdhCredentialProvider, uninstall
 from mdh_creds.testing import sequence_minter
 from servers import TABLE
 from test_end_to_end import ACCOUNT_ARN, moto_iam_minter
@@ -87,6 +87,32 @@ def test_install_leaves_other_profiles_to_botocore(aws: World) -> None:
     assert credentials.get_frozen_credentials().access_key == STATIC_KEY
     assert "mdh" in chain_of(session)
     assert aws.emulator.count("exchange") == 0
+
+
+def test_mdh_variables_do_not_take_over_a_profile_with_its_own_keys(
+    aws: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_static_profile(aws)
+    monkeypatch.setenv("MDH_SERVICE_ACCOUNT", aws.account.name)
+    mdh_creds.install()
+    assert boto3.Session(profile_name="static").get_credentials().method == "config-file"
+
+
+def test_provider_on_its_own_reads_the_config_file(aws: World) -> None:
+    add_static_profile(aws)
+    assert MdhCredentialProvider("static").load() is None
+    credentials = MdhCredentialProvider("mdh").load()
+    assert credentials.method == "custom-mdh"
+    assert credentials.get_frozen_credentials().access_key.startswith("AKIA")
+    assert "secret" not in repr(MdhCredentialProvider("mdh")).lower()
+
+
+def test_expiry_is_handed_to_botocore_in_local_time(aws: World) -> None:
+    aws.emulator.date_skew = 600.0
+    credentials = mdh_creds.session(profile_name="mdh").get_credentials()
+    remaining = credentials._expiry_time.timestamp() - time.time()
+    assert remaining == pytest.approx(3600, abs=5)
+    assert credentials._advisory_refresh_timeout == 900
 
 
 def test_install_into_one_existing_session(aws: World) -> None:

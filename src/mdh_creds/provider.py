@@ -25,7 +25,14 @@ from mdh_creds.errors import MdhCredsError
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 from mdh_creds.refresh import refreshable
-from mdh_creds.settings import SPEC_BY_NAME, Settings, parse_settings
+from mdh_creds.settings import (
+    SPEC_BY_NAME,
+    Settings,
+    config_file_path,
+    load_profile,
+    parse_settings,
+    select_profile,
+)
 
 __all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
 
@@ -64,7 +71,13 @@ def _flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class MdhCredentialProvider(CredentialProvider):
-    """Credentials for an mdh profile, served by one broker and refreshed through it."""
+    """Credentials for an mdh profile, served by one broker and refreshed through it.
+
+    The profile is ``profile_name``, else the botocore ``session``'s, else the one the
+    environment names. With a session its keys are read from ``session.full_config``.
+    ``overrides`` take setting names. ``required`` makes a profile that is not an mdh profile an
+    error instead of ``None`` (for ``session()``, where mdh credentials were asked for).
+    """
 
     METHOD = "mdh"
     CANONICAL_NAME = "custom-mdh"
@@ -119,17 +132,20 @@ class MdhCredentialProvider(CredentialProvider):
             return str(self.session.get_config_variable("profile") or "default")
         return None
 
+    def _env(self) -> Mapping[str, str]:
+        return os.environ if self._environ is None else self._environ
+
     def _profile_keys(self, profile: str | None) -> dict[str, str] | None:
         if self.session is None or profile is None:
-            return None
+            env = self._env()
+            return load_profile(config_file_path(env), profile or select_profile({}, env))
         found = self.session.full_config.get("profiles", {}).get(profile)
         if not isinstance(found, dict):
             return None
         return {str(k): v for k, v in found.items() if isinstance(v, str)}
 
     def _settings(self, keys: Mapping[str, str] | None) -> Settings:
-        environ = os.environ if self._environ is None else self._environ
-        return parse_settings(environ, _flags(self._profile(), self._overrides), keys)
+        return parse_settings(self._env(), _flags(self._profile(), self._overrides), keys)
 
     def _acts_for(self, settings: Settings, keys: Mapping[str, str]) -> bool:
         if self._required:
@@ -143,8 +159,7 @@ class MdhCredentialProvider(CredentialProvider):
 
         with self._lock:
             if self._broker is None:
-                environ = os.environ if self._environ is None else self._environ
-                self._broker = build_broker(settings, environ=environ)
+                self._broker = build_broker(settings, environ=self._env())
             return self._broker
 
 

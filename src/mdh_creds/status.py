@@ -26,6 +26,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         },
         "error": None,
         "entries": [],
+        "warnings": shadowing_warnings(ctx, settings),
     }
     try:
         broker = make_broker(ctx, settings)
@@ -66,3 +67,19 @@ def render_status(report: dict[str, Any]) -> str:
     if report["error"]:
         lines.append(f"error        {report['error']}")
     return "\n".join(lines) + "\n"
+
+
+def shadowing_warnings(ctx: Context, settings: Settings) -> list[str]:
+    """Static keys for the profile in the credentials file win over credential_process."""
+    from mdh_creds.configure import find_shadowing_keys
+
+    try:
+        keys = find_shadowing_keys(ctx.environ, settings.profile)
+    except MdhCredsError as exc:
+        return [str(exc)]
+    if not keys:
+        return []
+    return [
+        f"the credentials file holds {', '.join(keys)} for [{settings.profile}], which win over "
+        f"credential_process: run mdh-creds configure --profile {settings.profile} --migrate"
+    ]

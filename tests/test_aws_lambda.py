@@ -1,0 +1,138 @@
+"""The Lambda refresher against the emulator and a moto DynamoDB table: one exchange, the broker
+kept across warm invocations, the table always the cache, and no secret out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from conftest import World, secrets_of
+from mdh_creds import aws_lambda
+from mdh_creds.factory import GUARD_VARIABLE
+from mdh_creds.models import parse_timestamp
+from mdh_creds.testing import MintRequest
+from servers import TABLE
+
+
+class LambdaContext:
+    """What the Lambda runtime passes as ``context`` (the fields a handler may read)."""
+
+    function_name = "mdh-creds-refresher"
+    aws_request_id = "00000000-0000-4000-8000-000000000001"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class RecordingMinter:
+    """Random credentials, remembered so the test can look for them in the output."""
+
+    def __init__(self) -> None:
+        self.minted: list[str] = []
+
+    def __call__(self, request: MintRequest) -> Mapping[str, str]:
+        secret, token = secrets.token_urlsafe(30), "IQoJb3JpZ2lu" + secrets.token_urlsafe(60)
+        self.minted += [secret, token]
+        return {
+            "AccessKeyId": f"ASIA{request.sequence:016d}",
+            "SecretAccessKey": secret,
+            "SessionToken": token,
+        }
+
+
+@pytest.fixture
+def lambda_env(
+    dynamodb_table: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RecordingMinter]:
+    """The function's environment variables in ``os.environ``; a fresh execution environment."""
+    for name in [n for n in os.environ if n.startswith("MDH_")]:
+        monkeypatch.delenv(name)
+    account, emulator = world.account, world.emulator
+    variables = {
+        "AWS_CONFIG_FILE": str(world.tmp / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(world.tmp / "no-aws-credentials"),
+        "MDH_SERVICE_ACCOUNT": account.name,
+        "MDH_PRIVATE_KEY": account.key_pair.private_pem,
+        "MDH_PROJECT_CODE": account.project_code,
+        "MDH_TOKEN_URL": emulator.token_url,
+        "MDH_EXCHANGE_URL": emulator.legacy_exchange_url,
+        "MDH_CACHE": "dynamodb",
+        "MDH_DYNAMODB_TABLE": TABLE,
+        "MDH_RETRY_INTERVAL_MS": "10",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    minter = RecordingMinter()
+    emulator.minter = minter
+    aws_lambda._reset_for_tests()
+    yield minter
+    aws_lambda._reset_for_tests()
+    os.environ.pop(GUARD_VARIABLE, None)
+
+
+def stored_names(dynamodb_table: Any) -> list[str]:
+    client, table = dynamodb_table
+    return [item["pk"]["S"] for item in client.scan(TableName=table)["Items"]]
+
+
+def test_refreshed_then_fresh_with_one_exchange_and_no_secret(
+    lambda_env: RecordingMinter,
+    world: World,
+    dynamodb_table: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    first = aws_lambda.handler({}, LambdaContext())
+    broker = aws_lambda.cached_broker()
+    second = aws_lambda.handler({"source": "aws.events"}, LambdaContext())
+    assert first["status"] == "refreshed"
+    assert second["status"] == "fresh"
+    assert first["expires_at"] == second["expires_at"]
+    assert first["expires_at"].endswith("Z")
+    assert parse_timestamp(first["expires_at"]).timestamp() > time.time() + 3000
+    assert set(first) == {"status", "expires_at"}
+    assert world.emulator.count("exchange") == 1
+    assert broker is not None and aws_lambda.cached_broker() is broker
+    assert any(name.startswith("credentials-") for name in stored_names(dynamodb_table))
+    shown = repr([first, second]) + caplog.text
+    shown += "".join(repr(record.__dict__) for record in caplog.records)
+    assert len(caplog.records) > 20 and len(lambda_env.minted) == 2
+    key_lines = world.account.key_pair.private_pem.strip().splitlines()[1:-1]
+    for secret in secrets_of(world, *lambda_env.minted, *key_lines):
+        assert secret not in shown
+
+
+def test_a_new_execution_environment_reads_the_shared_table(
+    lambda_env: RecordingMinter, world: World
+) -> None:
+    first = aws_lambda.handler({}, LambdaContext())
+    aws_lambda._reset_for_tests()
+    again = aws_lambda.handler({}, LambdaContext())
+    assert (first["status"], again["status"]) == ("refreshed", "fresh")
+    assert world.emulator.count("exchange") == 1
+
+
+def test_the_table_is_the_cache_whatever_mdh_cache_says(
+    lambda_env: RecordingMinter, dynamodb_table: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MDH_CACHE", "none")
+    assert aws_lambda.handler({}, LambdaContext())["status"] == "refreshed"
+    assert any(name.startswith("credentials-") for name in stored_names(dynamodb_table))
+
+
+def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(
+    lambda_env: RecordingMinter, world: World
+) -> None:
+    world.emulator.credential_lifetime = 4
+    first = aws_lambda.handler({}, LambdaContext())
+    time.sleep(2.9)
+    world.emulator.fail("exchange", 503, times=10)
+    late = aws_lambda.handler({}, LambdaContext())
+    assert (first["status"], late["status"]) == ("refreshed", "stale")
+    assert late["expires_at"] == first["expires_at"]
