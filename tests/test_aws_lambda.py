@@ -14,7 +14,7 @@ import pytest
 
 from conftest import World, secrets_of
 from mdh_creds import aws_lambda
-from mdh_creds.factory import GUARD_VARIABLE
+from mdh_creds.guard import GUARD_VARIABLE
 from mdh_creds.models import parse_timestamp
 from mdh_creds.testing import MintRequest
 from servers import TABLE

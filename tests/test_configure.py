@@ -17,7 +17,7 @@ from botocore.configloader import load_config
 
 from conftest import World
 from mdh_creds.configure import find_shadowing_keys
-from mdh_creds.factory import GUARD_VARIABLE
+from mdh_creds.guard import GUARD_VARIABLE
 from servers import dynamodb_client
 
 ORIGINAL = """\

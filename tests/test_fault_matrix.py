@@ -882,4 +882,3 @@ def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
     assert {f.code for f in FAULTS} == {0, 4, 5}
     assert {f.cache for f in FAULTS} == {STORED, ABSENT, UNCHANGED}
     assert any(f.served and f.message for f in FAULTS)
-

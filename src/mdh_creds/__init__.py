@@ -23,7 +23,7 @@ from mdh_creds.models import AccessToken, TemporaryCredentials
 
 if TYPE_CHECKING:
     from mdh_creds.api import get_access_token, get_credentials
-    from mdh_creds.provider import MdhCredentialProvider, install, session
+    from mdh_creds.provider import MdhCredentialProvider, install, session, uninstall
 
 __version__ = "0.1.0"
 __all__ = [
@@ -43,12 +43,14 @@ __all__ = [
     "get_credentials",
     "install",
     "session",
+    "uninstall",
 ]
 _LAZY = {
     "get_credentials": "mdh_creds.api",
     "get_access_token": "mdh_creds.api",
     "session": "mdh_creds.provider",
     "install": "mdh_creds.provider",
+    "uninstall": "mdh_creds.provider",
     "MdhCredentialProvider": "mdh_creds.provider",
 }
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mdh_creds.broker import CredentialBroker
-from mdh_creds.factory import GUARD_VARIABLE, build_broker, cache_folder
+from mdh_creds.factory import build_broker, cache_folder
 from mdh_creds.formats import EXPORT_FORMATS, to_export, to_process_json
+from mdh_creds.guard import GUARD_VARIABLE, guard_children
 from mdh_creds.models import to_timestamp
 from mdh_creds.settings import Settings, parse_settings
 
@@ -42,7 +43,8 @@ def cmd_process(ctx: Context) -> int:
     from mdh_creds.cli import refuse_nesting
 
     refuse_nesting(ctx.environ, GUARD_VARIABLE, NESTED_PROCESS)
-    creds = make_broker(ctx).get_credentials()
+    with guard_children():  # an AWS client's credential_process started here must not loop
+        creds = make_broker(ctx).get_credentials()
     ctx.stdout.write(to_process_json(creds) + "\n")
     ctx.stdout.flush()
     return 0

@@ -20,8 +20,8 @@ from types import FrameType, TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.factory import GUARD_VARIABLE
 from mdh_creds.formats import to_environment
+from mdh_creds.guard import GUARD_VARIABLE
 
 if TYPE_CHECKING:
     from mdh_creds.cli import Context

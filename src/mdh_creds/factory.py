@@ -13,13 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from mdh_creds.broker import CredentialBroker, Exchange, Policy
 from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable, ConfigError
+from mdh_creds.guard import inside
 from mdh_creds.keys import PrivateKey, load_private_key_file, parse_private_key
 from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.settings import (
@@ -29,7 +30,6 @@ from mdh_creds.settings import (
     default_cache_dir,
 )
 
-GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"
 LOCAL_ENDPOINT = "http://localhost:4566"
 AUTO_CHOICE_FILE = "auto-cache"
 AUTO_RECHECK = 86_400
@@ -62,13 +62,17 @@ def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> 
 
     With no ``mdh_aws_profile`` the default chain is used; if that chain would resolve the mdh
     profile (``AWS_PROFILE`` names it), its ``credential_process`` provider is removed so the
-    plugin cannot start itself, and a guard variable makes any nested ``process`` refuse.
+    plugin cannot start itself; in process, the provider declines while ``inside()`` holds.
     """
+    with inside():  # botocore resolves the client's credentials while creating it
+        return _own_client(service, settings, environ)
+
+
+def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
     import boto3
     import botocore.session
     from botocore.config import Config
 
-    os.environ[GUARD_VARIABLE] = str(os.getpid())
     core = botocore.session.Session(profile=settings.aws_profile)
     if settings.aws_profile is None and core.get_config_variable("profile") == settings.profile:
         resolver = core.get_component("credential_provider")
@@ -258,7 +262,7 @@ def build_broker(
     environ: Mapping[str, str] | None = None,
     clock: Clock = utc_now,
     http: Any = None,
-    cache: CacheBackend | str | None = "settings",
+    cache: CacheBackend | Literal["settings"] | None = "settings",
     force_refresh: bool = False,
 ) -> CredentialBroker:
     """A broker for these settings; ``cache`` overrides the configured backend when given."""
@@ -273,7 +277,7 @@ def build_broker(
     return CredentialBroker(
         identity=resolved.identity,
         exchange=exchange,
-        cache=backend if not isinstance(backend, str) else None,
+        cache=backend,
         sealer=Sealer(resolved.key.der) if backend is not None else None,
         clock=clock,
         # A waiter may have to outlast a dead holder's whole lease before its own turn.

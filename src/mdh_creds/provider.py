@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.credentials import CredentialProvider
 
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.errors import MdhCredsError
+from mdh_creds.guard import inside, is_inside
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 from mdh_creds.refresh import refreshable
@@ -36,7 +35,6 @@ from mdh_creds.settings import (
 
 __all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
 
-_INSIDE = ContextVar("mdh_creds_provider_inside", default=False)
 # Keys with which a profile gets its credentials elsewhere: such a profile, holding no mdh_* key,
 # is left to botocore even when MDH_* variables are set in the environment.
 _FOREIGN_KEYS = (
@@ -49,15 +47,6 @@ _FOREIGN_KEYS = (
 )
 _install_lock = threading.Lock()
 _installed: dict[str, bool] = {"global": False}
-
-
-@contextmanager
-def _inside() -> Iterator[None]:
-    marker = _INSIDE.set(True)
-    try:
-        yield
-    finally:
-        _INSIDE.reset(marker)
 
 
 def _flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,9 +94,9 @@ class MdhCredentialProvider(CredentialProvider):
 
     def load(self) -> Any:
         """``RefreshableCredentials``, or ``None`` when this is not an mdh profile."""
-        if _INSIDE.get():
+        if is_inside():
             return None
-        with _inside():
+        with inside():
             try:
                 keys = self._profile_keys(self._profile())
                 settings = self._settings(keys)
@@ -119,7 +108,7 @@ class MdhCredentialProvider(CredentialProvider):
         return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
 
     def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
-        with _inside(), self._lock:
+        with inside(), self._lock:
             try:
                 return broker.get_credentials()
             except MdhCredsError as exc:
@@ -212,7 +201,7 @@ def _is_aiobotocore(botocore_session: Any) -> bool:
 
 def _initializer(botocore_session: Any) -> None:
     """Run by botocore for every new session (after ``install()``); the profile is read later."""
-    if _INSIDE.get() or _is_aiobotocore(botocore_session):
+    if is_inside() or _is_aiobotocore(botocore_session):
         return
     provider = MdhCredentialProvider(session=botocore_session)
     _lazy_chain(botocore_session, provider, head=False)
