@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,7 @@ def test_no_plaintext_at_rest(world: World, backend: str, request: pytest.Fixtur
         world.extra_env.update(moto.env)
     if backend == "keyring":
         world.extra_env.update(request.getfixturevalue("keyring_env"))
-    world.write_profile(mdh_cache=backend)
+    world.write_profile(mdh_cache=backend, mdh_scope=f"api {uuid.uuid4().hex}")
     assert world.run("token").code == 0
     result = world.run("process")
     assert result.code == 0, result.err
@@ -221,11 +222,13 @@ def test_status_shows_entries_and_clear_removes_them(world: World) -> None:
 
 
 def test_auto_prefers_a_real_keyring(world: World, keyring_env: dict[str, str]) -> None:
-    world.write_profile(mdh_cache="auto")
+    # The Secret Service outlives each test: a scope of its own keeps this identity's entries apart.
+    world.write_profile(mdh_cache="auto", mdh_scope=f"api {uuid.uuid4().hex}")
     world.extra_env.update(keyring_env)
-    assert world.run("process").code == 0
+    result = world.run("process", "--debug")
+    assert result.code == 0, result.err
     status = json.loads(world.run("status", "--json").out)
-    assert status["cache"]["backend"] == "keyring"
+    assert status["cache"]["backend"] == "keyring", result.err
     assert [e["state"] for e in status["entries"]] == ["fresh", "fresh"]
 
 

@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mdh_creds.errors import (
-    CacheError,
-    CacheUnavailable,
-    ConfigError,
-    ExchangeError,
-    ExchangeRejected,
-    ExchangeUnavailable,
-    LockTimeout,
-    MdhCredsError,
-    PrivateKeyError,
-)
-from mdh_creds.models import AccessToken, TemporaryCredentials
-
 if TYPE_CHECKING:
     from mdh_creds.api import get_access_token, get_credentials
+    from mdh_creds.models import AccessToken, TemporaryCredentials
     from mdh_creds.provider import MdhCredentialProvider, install, session, uninstall
 
 __version__ = "0.1.0"
@@ -45,7 +33,21 @@ __all__ = [
     "session",
     "uninstall",
 ]
+_ERRORS = (
+    "CacheError",
+    "CacheUnavailable",
+    "ConfigError",
+    "ExchangeError",
+    "ExchangeRejected",
+    "ExchangeUnavailable",
+    "LockTimeout",
+    "MdhCredsError",
+    "PrivateKeyError",
+)
 _LAZY = {
+    **dict.fromkeys(_ERRORS, "mdh_creds.errors"),
+    "AccessToken": "mdh_creds.models",
+    "TemporaryCredentials": "mdh_creds.models",
     "get_credentials": "mdh_creds.api",
     "get_access_token": "mdh_creds.api",
     "session": "mdh_creds.provider",

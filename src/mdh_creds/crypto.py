@@ -12,19 +12,44 @@ is a miss (``None``), never an error: the caller replaces it with a fresh exchan
 from __future__ import annotations
 
 import json
-import logging
 import os
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from mdh_creds.models import CacheKey
-
 _MAGIC = b"MDH1"
 _NONCE_BYTES = 12
 _INFO = b"mdh-creds cache entry key v1"
-_log = logging.getLogger(__name__)
+
+
+class EntryKey(Protocol):
+    """What names an entry (``models.CacheKey``): no secret in any of it."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def digest(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def identity_digest(identity: dict[str, str]) -> str:
+    """SHA-256 (hex) of the identity's canonical JSON: the entry key, never holding a secret."""
+    from cryptography.hazmat.primitives import hashes
+
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(canonical)
+    return digest.finalize().hex()
+
+
+def _debug(message: str, *args: object) -> None:
+    import logging  # only when something is wrong: the hit path stays free of logging
+
+    logging.getLogger(__name__).debug(message, *args)
 
 
 def derive_key(key_material: bytes) -> bytes:
@@ -35,7 +60,7 @@ def derive_key(key_material: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(key_material)
 
 
-def _associated_data(key: CacheKey) -> bytes:
+def _associated_data(key: EntryKey) -> bytes:
     return b"|".join((_MAGIC, key.kind.encode(), key.digest.encode()))
 
 
@@ -48,23 +73,23 @@ class Sealer:
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
 
-    def seal(self, key: CacheKey, payload: dict[str, Any]) -> bytes:
+    def seal(self, key: EntryKey, payload: dict[str, Any]) -> bytes:
         """The envelope for ``payload`` stored under ``key``."""
         nonce = os.urandom(_NONCE_BYTES)
         plaintext = json.dumps(payload, separators=(",", ":")).encode()
         return _MAGIC + nonce + self._aead.encrypt(nonce, plaintext, _associated_data(key))
 
-    def open(self, key: CacheKey, sealed: bytes | None) -> dict[str, Any] | None:
+    def open(self, key: EntryKey, sealed: bytes | None) -> dict[str, Any] | None:
         """The payload, or ``None`` for anything absent, foreign, tampered or malformed."""
         if not sealed or not sealed.startswith(_MAGIC) or len(sealed) < 4 + _NONCE_BYTES + 16:
             if sealed:
-                _log.debug("cache entry %s: unknown envelope, treated as a miss", key.name)
+                _debug("cache entry %s: unknown envelope, treated as a miss", key.name)
             return None
         nonce = sealed[4 : 4 + _NONCE_BYTES]
         try:
             plaintext = self._aead.decrypt(nonce, sealed[4 + _NONCE_BYTES :], _associated_data(key))
             data = json.loads(plaintext)
         except (InvalidTag, ValueError):
-            _log.debug("cache entry %s does not open, treated as a miss", key.name)
+            _debug("cache entry %s does not open, treated as a miss", key.name)
             return None
         return data if isinstance(data, dict) else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,16 +22,10 @@ from mdh_creds.errors import CacheUnavailable, ConfigError
 from mdh_creds.guard import inside
 from mdh_creds.keys import PrivateKey, load_private_key_file, parse_private_key
 from mdh_creds.models import AccessToken, TemporaryCredentials
-from mdh_creds.settings import (
-    DESIGNER_EXCHANGE_URL,
-    LEGACY_EXCHANGE_URL,
-    Settings,
-    default_cache_dir,
-)
+from mdh_creds.settings import Settings, default_cache_dir
+from mdh_creds.specs import AUTO_CHOICE_FILE, remembers_file_cache, resolve_exchange_url
 
 LOCAL_ENDPOINT = "http://localhost:4566"
-AUTO_CHOICE_FILE = "auto-cache"
-AUTO_RECHECK = 86_400
 _log = logging.getLogger(__name__)
 
 
@@ -140,24 +133,18 @@ def _from_secret(
 
 def exchange_url_for(settings: Settings) -> str:
     """The explorer URL: explicit, else by project id (newer), else by project code (legacy)."""
-    url = settings.exchange_url
+    try:
+        url = resolve_exchange_url(
+            settings.exchange_url, settings.project_id, settings.project_code
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc} ({settings.source('exchange_url')})") from None
     if url is None:
-        if settings.project_id:
-            url = DESIGNER_EXCHANGE_URL
-        elif settings.project_code:
-            url = LEGACY_EXCHANGE_URL
-        else:
-            raise ConfigError(
-                "no project: set mdh_project_code (legacy endpoint) or mdh_project_id "
-                f"in profile {settings.profile} or the environment"
-            )
-    if "{project_id}" in url:
-        if not settings.project_id:
-            raise ConfigError(
-                f"mdh_exchange_url needs mdh_project_id ({settings.source('exchange_url')})"
-            )
-        url = url.replace("{project_id}", settings.project_id)
-    return str(url)
+        raise ConfigError(
+            "no project: set mdh_project_code (legacy endpoint) or mdh_project_id "
+            f"in profile {settings.profile} or the environment"
+        )
+    return url
 
 
 class BoundExchange:
@@ -220,15 +207,7 @@ def _auto_cache(folder: Path, clock: Clock) -> CacheBackend | None:
     from mdh_creds.cache import select
 
     choice = folder / AUTO_CHOICE_FILE
-    try:
-        remembered = (
-            choice.read_text().strip()
-            if time.time() - choice.stat().st_mtime < AUTO_RECHECK
-            else ""
-        )
-    except OSError:
-        remembered = ""
-    if remembered != "file":
+    if not remembers_file_cache(str(folder)):
         try:
             return select("keyring", folder=folder, clock=clock)
         except CacheUnavailable as exc:

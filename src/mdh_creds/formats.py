@@ -1,28 +1,44 @@
-"""Render credentials: credential_process JSON, shell exports, an INI section, botocore metadata."""
+"""Render credentials: credential_process JSON, shell exports, an INI section, botocore metadata.
+
+Light at import: the cache-hit fast path prints its document with ``process_json``.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mdh_creds.models import TemporaryCredentials, to_timestamp
+if TYPE_CHECKING:
+    from mdh_creds.models import TemporaryCredentials
 
 EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
 _CMD_SAFE = re.compile(r"^[A-Za-z0-9+/=_.:,@-]*$")
 
 
-def to_process_json(creds: TemporaryCredentials) -> str:
+def process_json(
+    access_key_id: str, secret_access_key: str, session_token: str, expiration: str
+) -> str:
     """Exactly what botocore's ``credential_process`` reads (``Version`` is the integer 1)."""
     return json.dumps(
         {
             "Version": 1,
-            "AccessKeyId": creds.access_key_id,
-            "SecretAccessKey": creds.secret_access_key,
-            "SessionToken": creds.session_token,
-            "Expiration": to_timestamp(creds.expires_at),
+            "AccessKeyId": access_key_id,
+            "SecretAccessKey": secret_access_key,
+            "SessionToken": session_token,
+            "Expiration": expiration,
         }
+    )
+
+
+def to_process_json(creds: TemporaryCredentials) -> str:
+    """The credential_process document for ``creds``."""
+    from mdh_creds.timeline import to_timestamp
+
+    expiration = to_timestamp(creds.expires_at)
+    return process_json(
+        creds.access_key_id, creds.secret_access_key, creds.session_token, expiration
     )
 
 
@@ -38,6 +54,8 @@ def to_botocore_metadata(creds: TemporaryCredentials) -> dict[str, str]:
 
 def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str, str]:
     """The variables every AWS SDK reads, in a stable order."""
+    from mdh_creds.timeline import to_timestamp
+
     variables = {
         "AWS_ACCESS_KEY_ID": creds.access_key_id,
         "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
@@ -48,6 +66,12 @@ def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str,
         variables["AWS_REGION"] = region
         variables["AWS_DEFAULT_REGION"] = region
     return variables
+
+
+def _sh_quote(value: str) -> str:
+    import shlex  # only for exports: the fast path imports this module for process_json
+
+    return shlex.quote(value)
 
 
 def _fish_quote(value: str) -> str:
@@ -68,8 +92,8 @@ def _cmd_value(value: str) -> str:
 
 
 _LINE: dict[str, Callable[[str, str], str]] = {
-    "env": lambda k, v: f"export {k}={shlex.quote(v)}",
-    "env-no-export": lambda k, v: f"{k}={shlex.quote(v)}",
+    "env": lambda k, v: f"export {k}={_sh_quote(v)}",
+    "env-no-export": lambda k, v: f"{k}={_sh_quote(v)}",
     "fish": lambda k, v: f"set -gx {k} {_fish_quote(v)};",
     "powershell": lambda k, v: f"$Env:{k} = {_powershell_quote(v)}",
     "windows-cmd": lambda k, v: f'set "{k}={_cmd_value(v)}"',

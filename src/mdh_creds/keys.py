@@ -7,23 +7,19 @@ an assertion must be signed (``load_signing_key``); a cache hit needs only the D
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mdh_creds.errors import PrivateKeyError
+from mdh_creds.pem import normalise_pem
 from mdh_creds.redact import register_secret
 
 _log = logging.getLogger(__name__)
-_PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
-_KINDS = ("RSA PRIVATE KEY", "PRIVATE KEY")
 _MAX_KEY_BYTES = 64 * 1024
 
 
@@ -38,44 +34,12 @@ class PrivateKey:
 
 def parse_private_key(text: str, source: str) -> PrivateKey:
     """Normalise pasted key text to PEM; raise ``PrivateKeyError`` naming ``source``."""
-    cleaned = text.strip().replace("\\n", "\n").replace("\\r", "")
-    if "-----BEGIN" not in cleaned:
-        cleaned = _unwrap_base64(cleaned, source)
-    match = _PEM.search(cleaned)
-    if not match:
-        raise PrivateKeyError(
-            f"the private key from {source} is not a PEM key (no BEGIN/END lines)"
-        )
-    kind, body = match.group(1), re.sub(r"\s+", "", match.group(2))
-    if kind not in _KINDS:
-        hint = " (decrypt it first)" if "ENCRYPTED" in kind else ""
-        raise PrivateKeyError(
-            f"the private key from {source} is a {kind}, not an RSA private key{hint}"
-        )
     try:
-        der = base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise PrivateKeyError(f"the private key from {source} is malformed (bad base64)") from None
-    if len(der) < 64:
-        raise PrivateKeyError(f"the private key from {source} is truncated")
-    lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-    pem = f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n"
+        pem, body, der = normalise_pem(text)
+    except ValueError as exc:
+        raise PrivateKeyError(f"the private key from {source} {exc}") from None
     register_secret(pem, body, text.strip())
     return PrivateKey(pem=pem, der=der, source=source)
-
-
-def _unwrap_base64(text: str, source: str) -> str:
-    try:
-        decoded = base64.b64decode(re.sub(r"\s+", "", text), validate=True).decode("ascii")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise PrivateKeyError(
-            f"the private key from {source} is neither PEM nor base64-encoded PEM"
-        ) from None
-    if "-----BEGIN" not in decoded:
-        raise PrivateKeyError(
-            f"the private key from {source} is neither PEM nor base64-encoded PEM"
-        )
-    return decoded
 
 
 def load_private_key_file(path: Path, source: str) -> PrivateKey:

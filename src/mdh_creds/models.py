@@ -2,65 +2,31 @@
 
 from __future__ import annotations
 
-import enum
-import hashlib
-import json
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-_FRACTION = re.compile(r"\.(\d+)")
+from mdh_creds.crypto import identity_digest
+from mdh_creds.timeline import (
+    Freshness,
+    freshness,
+    parse_timestamp,
+    scaled_window,
+    to_timestamp,
+)
 
-
-class Freshness(enum.Enum):
-    """Three states, two windows (fresh > window left > stale > 0 left > expired)."""
-
-    FRESH = "fresh"
-    STALE = "stale"
-    EXPIRED = "expired"
-
-
-def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 time with a timezone (``Z`` accepted on every Python) -> aware UTC datetime.
-
-    Raises ``ValueError`` when the text is not a time or carries no timezone.
-    """
-    if not isinstance(text, str) or not text or len(text) > 64:
-        raise ValueError("not an ISO 8601 timestamp")
-    cleaned = text.strip()
-    if cleaned[-1:] in ("Z", "z"):
-        cleaned = cleaned[:-1] + "+00:00"
-    # Python 3.10's fromisoformat takes 0, 3 or 6 fraction digits only: normalise to 6.
-    match = _FRACTION.search(cleaned)
-    if match:
-        digits = (match.group(1) + "000000")[:6]
-        cleaned = cleaned[: match.start()] + "." + digits + cleaned[match.end() :]
-    value = datetime.fromisoformat(cleaned)
-    if value.tzinfo is None:
-        raise ValueError("timestamp has no timezone")
-    return value.astimezone(timezone.utc)
-
-
-def to_timestamp(value: datetime) -> str:
-    """UTC, ``Z`` suffix, no fractions: what every AWS SDK accepts (the Java SDK wants ``Z``)."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def scaled_window(window: timedelta, lifetime: timedelta) -> timedelta:
-    """The refresh window shrinks with short lifetimes: ``min(window, lifetime / 3)``."""
-    return max(timedelta(0), min(window, lifetime / 3))
-
-
-def freshness(
-    expires_at: datetime, issued_at: datetime, window: timedelta, now: datetime
-) -> Freshness:
-    """Judge an entry: fresh while more than the (scaled) window is left."""
-    if now >= expires_at:
-        return Freshness.EXPIRED
-    if expires_at - now <= scaled_window(window, expires_at - issued_at):
-        return Freshness.STALE
-    return Freshness.FRESH
+__all__ = [
+    "KIND_CREDENTIALS",
+    "KIND_TOKEN",
+    "AccessToken",
+    "CacheKey",
+    "Freshness",
+    "TemporaryCredentials",
+    "freshness",
+    "parse_timestamp",
+    "scaled_window",
+    "to_timestamp",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +49,9 @@ class TemporaryCredentials:
             "Expiration": self.expires_at.isoformat(),
             "IssuedAt": self.issued_at.isoformat(),
             "Skew": self.skew.total_seconds(),
+            # Epoch seconds too: the fast path judges freshness without importing datetime.
+            "ExpiresEpoch": self.expires_at.timestamp(),
+            "IssuedEpoch": self.issued_at.timestamp(),
         }
 
     @classmethod
@@ -152,8 +121,7 @@ class CacheKey:
 
     @classmethod
     def for_identity(cls, identity: dict[str, str], kind: str) -> CacheKey:
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-        return cls(hashlib.sha256(canonical.encode()).hexdigest(), kind)
+        return cls(identity_digest(identity), kind)
 
     @classmethod
     def parse_name(cls, name: str) -> CacheKey | None:

@@ -127,7 +127,7 @@ class MdhCredentialProvider(CredentialProvider):
     def _profile_keys(self, profile: str | None) -> dict[str, str] | None:
         if self.session is None or profile is None:
             env = self._env()
-            return load_profile(config_file_path(env), profile or select_profile({}, env))
+            return load_profile(str(config_file_path(env)), profile or select_profile({}, env))
         found = self.session.full_config.get("profiles", {}).get(profile)
         if not isinstance(found, dict):
             return None

@@ -7,75 +7,42 @@ read. botocore is not imported: the profile is read with ``configparser``.
 
 from __future__ import annotations
 
-import configparser
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from mdh_creds import values
+from mdh_creds import specs
 from mdh_creds.errors import ConfigError
-
-DEFAULT_TOKEN_URL = "https://designer.mydatahelps.org/identityserver/connect/token"
-LEGACY_EXCHANGE_URL = "https://api.explorer.mydatahelps.org/token"
-DESIGNER_EXCHANGE_URL = (
-    "https://api.designer.mydatahelps.org/projects/{project_id}/export-explorer/token"
+from mdh_creds.profiles import load_profile, parse_profile, select_profile
+from mdh_creds.specs import (
+    CACHE_CHOICES,
+    DEFAULT_TOKEN_URL,
+    DESIGNER_EXCHANGE_URL,
+    LEGACY_EXCHANGE_URL,
+    SPEC_BY_NAME,
+    SPECS,
+    Spec,
 )
-CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
 
-
-@dataclass(frozen=True)
-class Spec:
-    """One setting: its name, where it may come from, and how its text becomes a value."""
-
-    name: str
-    env: tuple[str, ...]
-    parse: Callable[[str], Any]
-    default: Any = None
-    in_profile: bool = True
-    secret: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"mdh_{self.name}"
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("service_account", ("MDH_SERVICE_ACCOUNT", "RKS_SERVICE_ACCOUNT"), values.parse_text),
-    Spec(
-        "private_key",
-        ("MDH_PRIVATE_KEY", "RKS_PRIVATE_KEY"),
-        values.parse_text,
-        in_profile=False,
-        secret=True,
-    ),
-    Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path),
-    Spec("secret_id", ("MDH_SECRET_ID", "SECRET_NAME"), values.parse_text),
-    Spec("project_code", ("MDH_PROJECT_CODE", "RKS_PROJECT_CODE"), values.parse_header_value),
-    Spec("project_id", ("MDH_PROJECT_ID", "RKS_PROJECT_ID"), values.parse_path_segment),
-    Spec("token_url", ("MDH_TOKEN_URL", "URL"), values.parse_url, DEFAULT_TOKEN_URL),
-    Spec("scope", ("MDH_SCOPE", "SCOPE"), values.parse_text, "api"),
-    Spec("exchange_url", ("MDH_EXCHANGE_URL",), values.parse_url_template),
-    Spec("retries", ("MDH_RETRIES", "RETRIES"), values.bounded_int(0, 10), 2),
-    Spec(
-        "retry_interval_ms",
-        ("MDH_RETRY_INTERVAL_MS", "INTERVAL"),
-        values.bounded_int(0, 60_000),
-        500,
-    ),
-    Spec("timeout", ("MDH_TIMEOUT",), values.bounded_float(0.1, 300.0), 10.0),
-    Spec("cache", ("MDH_CACHE",), values.choice(CACHE_CHOICES), "auto"),
-    Spec("cache_dir", ("MDH_CACHE_DIR",), values.parse_path),
-    Spec("dynamodb_table", ("MDH_DYNAMODB_TABLE",), values.parse_table_name, "mdh-creds-cache"),
-    Spec("refresh_window", ("MDH_REFRESH_WINDOW",), values.bounded_int(0, 43_200), 1200),
-    Spec("aws_profile", ("MDH_AWS_PROFILE",), values.parse_text),
-)
-SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+__all__ = [
+    "CACHE_CHOICES",
+    "DEFAULT_TOKEN_URL",
+    "DESIGNER_EXCHANGE_URL",
+    "LEGACY_EXCHANGE_URL",
+    "SPECS",
+    "SPEC_BY_NAME",
+    "Setting",
+    "Settings",
+    "Spec",
+    "config_file_path",
+    "default_cache_dir",
+    "load_env_file",
+    "load_profile",
+    "parse_profile",
+    "parse_settings",
+    "select_profile",
+]
 
 
 @dataclass(frozen=True)
@@ -195,48 +162,6 @@ class Settings:
         )
 
 
-def select_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
-    """``--profile``, else ``AWS_PROFILE``, else ``AWS_DEFAULT_PROFILE``, else ``default``."""
-    for candidate in (
-        flags.get("profile"),
-        environ.get("AWS_PROFILE"),
-        environ.get("AWS_DEFAULT_PROFILE"),
-    ):
-        if candidate:
-            return str(candidate)
-    return "default"
-
-
-def config_file_path(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("AWS_CONFIG_FILE") or "~/.aws/config").expanduser()
-
-
-def load_profile(path: Path, profile: str) -> dict[str, str] | None:
-    """The keys of ``[profile NAME]`` (or ``[default]``) in an AWS config file; None if absent."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the AWS config file {path}: {exc}") from exc
-    return parse_profile(text, profile, origin=str(path))
-
-
-def parse_profile(text: str, profile: str, *, origin: str = "AWS config") -> dict[str, str] | None:
-    """Like botocore: ``[profile X]`` names profile X and ``[default]`` the default profile."""
-    parser = configparser.RawConfigParser(strict=False, default_section="\x00none")
-    try:
-        parser.read_string(text, source=origin)
-    except configparser.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"the AWS config file {origin} cannot be parsed: {first}") from exc
-    names = [f"profile {profile}"] + (["default"] if profile == "default" else [])
-    for section in names:
-        if parser.has_section(section):
-            return {key.strip(): value.strip() for key, value in parser.items(section)}
-    return None
-
-
 def load_env_file(path: Path) -> dict[str, str]:
     """Variables of an explicitly named .env file (never read implicitly from the cwd)."""
     if not path.is_file():
@@ -294,7 +219,7 @@ def parse_settings(
     path = config_file_path(environ)
     found = profile_keys is not None
     if profile_keys is None:
-        loaded = load_profile(path, profile)
+        loaded = load_profile(str(path), profile)
         found, profile_keys = loaded is not None, loaded or {}
     origin = f"profile {profile} of {path}"
     items = {
@@ -308,7 +233,11 @@ def parse_settings(
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
     """``$XDG_CACHE_HOME/mdh-creds``, else ``~/.cache/mdh-creds`` (Windows: LOCALAPPDATA)."""
-    base = environ.get("XDG_CACHE_HOME")
-    if not base and os.name == "nt":
-        base = environ.get("LOCALAPPDATA")
-    return Path(base or "~/.cache").expanduser() / "mdh-creds"
+    return Path(specs.default_cache_dir(environ))
+
+
+def config_file_path(environ: Mapping[str, str]) -> Path:
+    """``AWS_CONFIG_FILE``, else ``~/.aws/config``."""
+    from mdh_creds.profiles import config_file
+
+    return Path(config_file(environ))

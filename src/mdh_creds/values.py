@@ -1,12 +1,16 @@
-"""Parsers for the text of one setting: each returns a value or raises ValueError saying why."""
+"""Parsers for the text of one setting: each returns a value or raises ValueError saying why.
+
+Light at import (the fast path loads it); URL and path parsers import what they need.
+"""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _MAX_TEXT = 4096
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
@@ -36,10 +40,14 @@ def parse_path_segment(text: str) -> str:
 
 
 def parse_path(text: str) -> Path:
+    from pathlib import Path
+
     return Path(parse_text(text)).expanduser()
 
 
 def is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host.lower() == "localhost":
         return True
     try:
@@ -50,6 +58,8 @@ def is_loopback(host: str) -> bool:
 
 def parse_url(text: str) -> str:
     """An ``https://`` URL, or ``http://`` to a loopback host (local emulators and tests)."""
+    from urllib.parse import urlsplit
+
     value = parse_text(text)
     try:
         parts = urlsplit(value)

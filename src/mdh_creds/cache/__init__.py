@@ -8,14 +8,15 @@ cannot run here raises ``CacheUnavailable`` with the reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from datetime import datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mdh_creds.clock import Clock, utc_now
-from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey
+if TYPE_CHECKING:  # the package stays light: the fast path imports cache.fileformat through it
+    from contextlib import AbstractContextManager
+    from datetime import datetime
+    from pathlib import Path
+
+    from mdh_creds.clock import Clock
+    from mdh_creds.models import CacheKey
 
 
 class CacheBackend(Protocol):
@@ -59,7 +60,7 @@ def select(
     name: str,
     *,
     folder: Path,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     dynamodb_client_factory: Callable[[], Any] | None = None,
     table: str = "mdh-creds-cache",
     lease_seconds: float = 60.0,
@@ -70,6 +71,12 @@ def select(
     DynamoDB client is built by ``dynamodb_client_factory`` only when that backend is chosen, and
     the table is probed with one read so a missing or unreachable table fails here.
     """
+    from mdh_creds.errors import CacheUnavailable
+
+    if clock is None:
+        from mdh_creds.clock import utc_now
+
+        clock = utc_now
     if name == "memory":
         from mdh_creds.cache.memory import MemoryCache
 
@@ -92,6 +99,7 @@ def _dynamodb(
     factory: Callable[[], Any] | None, table: str, clock: Clock, lease_seconds: float
 ) -> CacheBackend:
     from mdh_creds.cache.dynamodb import DynamoDBCache, unavailable
+    from mdh_creds.errors import CacheUnavailable
 
     if factory is None:
         raise CacheUnavailable("the dynamodb cache needs AWS settings to build a client")

@@ -16,42 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
-import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+from mdh_creds.cache.fileformat import SUFFIX, live_body, pack_entry
 from mdh_creds.cache.locks import FileLocks, make_private_folder
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
 
 _log = logging.getLogger(__name__)
-_MAGIC = b"MDE1"
-_HEADER = struct.Struct(">4sq")
 _MAX_BYTES = 1 << 20
-SUFFIX = ".bin"
-
-
-def pack_entry(sealed: bytes, expires_at: datetime) -> bytes:
-    """The stored form of an entry: the expiry header, then the sealed bytes."""
-    return _HEADER.pack(_MAGIC, math.floor(expires_at.timestamp())) + bytes(sealed)
-
-
-def live_body(stored: bytes, now: datetime) -> bytes | None:
-    """The sealed bytes of a stored entry, or ``None`` when it is unreadable or expired."""
-    if len(stored) < _HEADER.size:
-        return None
-    magic, expires = _HEADER.unpack_from(stored)
-    if magic != _MAGIC:
-        return None
-    if now.timestamp() >= expires:
-        return None
-    return stored[_HEADER.size :]
+__all__ = ["SUFFIX", "FileCache", "atomic_write", "live_body", "pack_entry"]
 
 
 def fsync_folder(folder: Path) -> None:

@@ -1,0 +1,147 @@
+"""The cache hit of ``mdh-creds process`` with the fewest imports: find the entry, open it, print.
+
+It reads settings with the same table and rules as the full command (``specs``, ``profiles``,
+``values``), but handles only the plain case: ``process`` with at most ``--profile``, the file
+cache, a key from the environment or a private key file, and a fresh entry. Anything else returns
+``None`` and the full command runs, which gives the same answer (and every error message).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
+
+from mdh_creds import specs, values
+from mdh_creds.cache.fileformat import SUFFIX, live_body
+from mdh_creds.crypto import Sealer, identity_digest
+from mdh_creds.formats import process_json
+from mdh_creds.freshness import Freshness, judge
+from mdh_creds.guard import GUARD_VARIABLE
+from mdh_creds.pem import normalise_pem
+from mdh_creds.profiles import config_file, load_profile, select_profile
+
+_MAX_KEY_BYTES = 64 * 1024
+
+
+class _NotHere(Exception):
+    """The fast path does not handle this case: the full command takes over."""
+
+
+class _Key:
+    """The credentials entry's key (``crypto.EntryKey``) without importing ``models``."""
+
+    kind = "credentials"
+
+    def __init__(self, digest: str) -> None:
+        self.digest = digest
+        self.name = f"{self.kind}-{digest}"
+
+
+def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -> int | None:
+    """Print the cached credentials and return 0, or ``None`` to let the full command run."""
+    try:
+        document = _cached_document(argv, environ)
+    except Exception:
+        return None
+    stdout.write(document + "\n")
+    stdout.flush()
+    return 0
+
+
+def _profile_flag(argv: Sequence[str]) -> str | None:
+    """The ``--profile`` value of a plain ``[process] [--profile P]`` command line."""
+    args, profile = list(argv), None
+    if args[:1] == ["process"]:
+        args = args[1:]
+    if len(args) == 2 and args[0] == "--profile":
+        profile = args[1]
+    elif len(args) == 1 and args[0].startswith("--profile="):
+        profile = args[0].split("=", 1)[1]
+    elif args:
+        raise _NotHere("options the fast path does not handle")
+    return profile or None
+
+
+def _read_settings(environ: Mapping[str, str], profile_keys: Mapping[str, str]) -> dict[str, Any]:
+    """Every setting, validated as the full command does (flags aside: there are none here)."""
+    found: dict[str, Any] = {}
+    for spec in specs.SPECS:
+        text = next((environ[var] for var in spec.env if environ.get(var)), None)
+        if text is None and spec.in_profile:
+            text = profile_keys.get(spec.key) or None
+        if text is None:
+            found[spec.name] = spec.default
+        elif spec.kind == "url":  # part of the identity: only validated URLs ever have entries
+            found[spec.name] = values.parse_text(text)
+        elif spec.kind == "path":
+            found[spec.name] = os.path.expanduser(values.parse_text(text))
+        else:
+            found[spec.name] = spec.parse(text)
+    return found
+
+
+def _uses_file_cache(settings: Mapping[str, Any], folder: str) -> bool:
+    cache = settings["cache"]
+    return bool(cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)))
+
+
+def _key_material(settings: Mapping[str, Any]) -> bytes:
+    text = settings["private_key"]
+    if text is None:
+        path = settings["private_key_file"]
+        info = os.stat(path)
+        if os.name == "posix" and info.st_mode & 0o077:
+            raise _NotHere("loose permissions: the full command warns about them")
+        if info.st_size > _MAX_KEY_BYTES:
+            raise _NotHere("not a key file")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    return normalise_pem(text)[2]
+
+
+def _identity(settings: Mapping[str, Any]) -> dict[str, str]:
+    exchange = specs.resolve_exchange_url(
+        settings["exchange_url"], settings["project_id"], settings["project_code"]
+    )
+    if exchange is None or not settings["service_account"]:
+        raise _NotHere("incomplete settings: the full command explains")
+    return {
+        "service_account": settings["service_account"],
+        "token_url": settings["token_url"],
+        "exchange_url": exchange,
+        "project": settings["project_id"] or settings["project_code"] or "",
+        "scope": settings["scope"],
+    }
+
+
+def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    if environ.get(GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
+        raise _NotHere("nested run or .env file")
+    profile = _profile_flag(argv) or select_profile({}, environ)
+    profile_keys = load_profile(config_file(environ), profile) or {}
+    settings = _read_settings(environ, profile_keys)
+    folder = settings["cache_dir"] or specs.default_cache_dir(environ)
+    if settings["secret_id"] or not _uses_file_cache(settings, folder):
+        raise _NotHere("not a file-cache profile")
+    key = _Key(identity_digest(_identity(settings)))
+    with open(os.path.join(folder, key.name + SUFFIX), "rb") as handle:
+        stored = handle.read()
+    now = time.time()
+    payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
+    if payload is None:
+        raise _NotHere("no entry")
+    return _fresh_document(payload, now, float(settings["refresh_window"]))
+
+
+def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> str:
+    expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
+    skew = float(payload.get("Skew", 0.0))
+    if judge(expires_at, issued_at, window, now + skew) is not Freshness.FRESH:
+        raise _NotHere("stale or expired: the full command refreshes")
+    key_id, secret, token = (payload[n] for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
+    if not all(isinstance(value, str) and value for value in (key_id, secret, token)):
+        raise _NotHere("malformed entry")
+    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(expires_at)))
+    return process_json(key_id, secret, token, expiration)
