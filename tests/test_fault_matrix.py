@@ -504,7 +504,6 @@ FAULTS: list[Fault] = [
         "token",
         False,
         ABSENT,
-        bug="mdh.MdhClient._post catches ValueError from response.json() but not RecursionError",
     ),
     Fault(
         "token answer without access_token",
@@ -597,7 +596,6 @@ FAULTS: list[Fault] = [
         "Expiration",
         False,
         ABSENT,
-        bug="timeline.parse_timestamp lets OverflowError out of astimezone(): exit 1, not 4",
     ),
     Fault(
         "expires_in is a non-ASCII digit string",
@@ -606,7 +604,6 @@ FAULTS: list[Fault] = [
         "expires_in",
         False,
         ABSENT,
-        bug="validate.parse_token_answer: '\u00b2'.isdigit() is true but int() raises ValueError",
     ),
     Fault(
         "Expiration without a timezone (UTC)",
@@ -732,8 +729,6 @@ FAULTS: list[Fault] = [
         True,
         UNCHANGED,
         check=served_the_previous_credentials,
-        bug="the file cache header keeps the server-clock expiry and load() compares it with the "
-        "local clock, so a skewed entry vanishes before the skew-judged expiry",
     ),
     Fault(
         "expired entry, refresh fails",

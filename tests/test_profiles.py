@@ -39,7 +39,7 @@ LINES = [
 ]
 
 
-def reference(text: str, profile: str) -> dict[str, str] | None | str:
+def reference(text: str, profile: str) -> dict[str, str] | str | None:
     parser = configparser.RawConfigParser(strict=False, default_section="\x00none")
     try:
         parser.read_string(text)
@@ -56,7 +56,7 @@ def reference(text: str, profile: str) -> dict[str, str] | None | str:
 def test_reader_matches_configparser(lines: list[str], profile: str) -> None:
     text = "\n".join(lines)
     try:
-        ours: dict[str, str] | None | str = parse_profile(text, profile)
+        ours: dict[str, str] | str | None = parse_profile(text, profile)
     except ConfigError as exc:
         assert "\n" not in str(exc)
         ours = "error"

@@ -172,7 +172,9 @@ class CredentialBroker:
             return
         key = self.token_key if isinstance(entry, AccessToken) else self.cred_key
         try:
-            self._cache.save(key, self._sealer.seal(key, entry.to_payload()), entry.expires_at)
+            # Backends judge expiry by the local clock; the entry's times are the server's.
+            local_expiry = entry.expires_at - entry.skew
+            self._cache.save(key, self._sealer.seal(key, entry.to_payload()), local_expiry)
         except CacheError as exc:
             self._drop_cache(exc)
 

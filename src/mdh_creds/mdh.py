@@ -129,7 +129,7 @@ class MdhClient:
             raise _status_error(response, what, url)
         try:
             return response.json(), skew
-        except ValueError:
+        except (ValueError, RecursionError):
             kind = response.headers.get("Content-Type", "unknown type")
             raise ExchangeRejected(
                 f"MDH {what} endpoint answered something that is not JSON "
@@ -158,7 +158,7 @@ class MdhClient:
 def _error_code(response: requests.Response) -> str | None:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     error = body.get("error") if isinstance(body, dict) else None
     return error[:64] if isinstance(error, str) and error.isprintable() else None

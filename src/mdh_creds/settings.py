@@ -168,7 +168,11 @@ def load_env_file(path: Path) -> dict[str, str]:
         raise ConfigError(f"the .env file {path} does not exist (from --env-file or MDH_ENV_FILE)")
     from dotenv import dotenv_values
 
-    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+    try:
+        loaded = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the .env file {path}: {type(exc).__name__}") from None
+    return {key: value for key, value in loaded.items() if value is not None}
 
 
 def _pick(

@@ -33,7 +33,10 @@ def parse_timestamp(text: str) -> datetime:
     value = datetime.fromisoformat(cleaned)
     if value.tzinfo is None:
         raise ValueError("timestamp has no timezone")
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # within a day of year 1 or 9999
+        raise ValueError("timestamp out of range") from None
 
 
 def to_timestamp(value: datetime) -> str:

@@ -37,8 +37,10 @@ def parse_token_answer(answer: Any, server_now: datetime, skew: timedelta) -> Ac
     data = _object(answer, "token")
     value = _text(data, "access_token", "token")
     lifetime = data.get("expires_in")
-    if isinstance(lifetime, str) and lifetime.strip().isdigit():
-        lifetime = int(lifetime)
+    if isinstance(lifetime, str):
+        text = lifetime.strip()
+        if text.isascii() and text.isdecimal() and len(text) <= 12:
+            lifetime = int(text)
     if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
         raise ExchangeRejected("the MDH token answer has no valid expires_in", status=200)
     if not 0 < lifetime <= MAX_TOKEN_LIFETIME:

@@ -42,7 +42,10 @@ def parse_path_segment(text: str) -> str:
 def parse_path(text: str) -> Path:
     from pathlib import Path
 
-    return Path(parse_text(text)).expanduser()
+    try:
+        return Path(parse_text(text)).expanduser()
+    except RuntimeError:  # ~user for a user that does not exist
+        raise ValueError("its ~user part names no known user") from None
 
 
 def is_loopback(host: str) -> bool:
