@@ -3,7 +3,7 @@
 Settings text, the AWS config file, the ``.env`` file, both MDH answers, ``Retry-After``, the
 cache envelope, the private key and timestamps. Anything else escaping (``ValueError``,
 ``OverflowError``, ``RuntimeError``...) would reach the CLI as "unexpected error", exit 1.
-Input classes that once escaped as foreign exceptions have their own example tests next to the property.
+Inputs that once escaped as foreign exceptions have their own example tests beside the property.
 """
 
 from __future__ import annotations
