@@ -1,4 +1,4 @@
-"""Row 1: a cache hit of ``python -m mdh_creds process`` per backend, against two floors.
+"""Row 1: a cache hit of ``mdh-creds process`` (the console script) per backend, against two floors.
 
 The floors are an empty interpreter (``python -c pass``) and the least a hit must import to open
 an entry (json and AES-GCM). Every cache is warmed by one run, then all commands are interleaved
@@ -25,8 +25,11 @@ def target_text(limit: float | None) -> str:
 
 
 def process_argv(world: World, *flags: str) -> list[str]:
-    """``python [flags] -m mdh_creds process``."""
-    return [world.python, *flags, "-m", "mdh_creds", "process"]
+    """``mdh-creds process`` as credential_process runs it (``python [flags] mdh-creds process``
+    when interpreter flags such as ``-X importtime`` are given)."""
+    if flags:
+        return [world.python, *flags, world.script, "process"]
+    return [world.script, "process"]
 
 
 def hit_command(world: World, backend: str) -> Command:

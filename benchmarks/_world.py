@@ -93,6 +93,11 @@ class World:
     static_keys: dict[str, str] = field(default_factory=dict)
 
     @property
+    def script(self) -> str:
+        """The ``mdh-creds`` console script installed beside this interpreter."""
+        return str(Path(sys.executable).with_name("mdh-creds"))
+
+    @property
     def python(self) -> str:
         return sys.executable
 
@@ -163,7 +168,7 @@ class World:
 
     def write_config(self) -> None:
         """Profile ``mdh`` (credential_process, file cache) and ``static`` (static keys)."""
-        command = f"{self.python} -m mdh_creds process --profile {PROFILE}"
+        command = f"{self.script} process --profile {PROFILE}"
         settings = self.mdh_settings("file", self.cache_dir("file"))
         lines = [f"[profile {PROFILE}]", f"credential_process = {command}"]
         lines += [f"{name.lower()} = {value}" for name, value in settings.items()]

@@ -2,8 +2,9 @@
 
 It reads settings with the same table and rules as the full command (``specs``, ``profiles``,
 ``values``), but handles only the plain case: ``process`` with at most ``--profile``, the file
-cache, a key from the environment or a private key file, and a fresh entry. Anything else returns
-``None`` and the full command runs, which gives the same answer (and every error message).
+cache or the keyring cache on a pinned Secret Service, a key from the environment or a private
+key file, and a fresh entry. Anything else returns ``None`` and the full command runs, which
+gives the same answer (and every error message).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from mdh_creds import specs, values
-from mdh_creds.cache.fileformat import SUFFIX, live_body
+from mdh_creds.cache.fileformat import (
+    KEYRING_PIN_FILE,
+    KEYRING_SERVICE,
+    SECRET_SERVICE_BACKEND,
+    SUFFIX,
+    live_body,
+)
 from mdh_creds.crypto import Sealer, identity_digest
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge
@@ -82,9 +89,51 @@ def _read_settings(environ: Mapping[str, str], profile_keys: Mapping[str, str]) 
     return found
 
 
-def _uses_file_cache(settings: Mapping[str, Any], folder: str) -> bool:
+def _stored_entry(
+    settings: Mapping[str, Any], environ: Mapping[str, str], folder: str, name: str
+) -> bytes:
+    """The stored bytes of entry ``name``, from the file cache or the Secret Service."""
     cache = settings["cache"]
-    return bool(cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)))
+    if cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)):
+        with open(os.path.join(folder, name + SUFFIX), "rb") as handle:
+            return handle.read()
+    if cache in ("keyring", "auto") and _pinned_secret_service(environ, folder):
+        return _secret_service_entry(name)
+    raise _NotHere("a cache the fast path does not read")
+
+
+def _pinned_secret_service(environ: Mapping[str, str], folder: str) -> bool:
+    """True when the keyring cache would use the Secret Service backend without detection."""
+    chosen = environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+    if not chosen:
+        try:
+            with open(os.path.join(folder, KEYRING_PIN_FILE), encoding="utf-8") as handle:
+                chosen = handle.read().strip()
+        except OSError:
+            return False
+    return chosen == SECRET_SERVICE_BACKEND
+
+
+def _secret_service_entry(name: str) -> bytes:
+    """The item the keyring library stores (attributes ``service``, ``username``), read with
+    SecretStorage directly: ``import keyring`` alone costs more than the whole fast path."""
+    import binascii
+
+    import secretstorage
+
+    connection = secretstorage.dbus_init()
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        if collection.is_locked():
+            raise _NotHere("locked: the full command explains")
+        query = {"username": name, "service": KEYRING_SERVICE}
+        for item in collection.search_items(query):
+            if item.is_locked():
+                raise _NotHere("locked item")
+            return binascii.a2b_base64(item.get_secret())
+    finally:
+        connection.close()
+    raise _NotHere("no entry")
 
 
 def _key_material(settings: Mapping[str, Any]) -> bytes:
@@ -123,11 +172,10 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     profile_keys = load_profile(config_file(environ), profile) or {}
     settings = _read_settings(environ, profile_keys)
     folder = settings["cache_dir"] or specs.default_cache_dir(environ)
-    if settings["secret_id"] or not _uses_file_cache(settings, folder):
-        raise _NotHere("not a file-cache profile")
+    if settings["secret_id"]:
+        raise _NotHere("the key lives in Secrets Manager")
     key = _Key(identity_digest(_identity(settings)))
-    with open(os.path.join(folder, key.name + SUFFIX), "rb") as handle:
-        stored = handle.read()
+    stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
     if payload is None:

@@ -4,6 +4,7 @@ bytes. Light: the cache-hit fast path reads entries with it.
     b"MDE1" | expires_at (signed 64-bit big-endian, Unix seconds, rounded down) | sealed
 
 The header holds nothing secret; it lets a reader treat an expired entry as absent unopened.
+The keyring cache keeps the same bytes, base64-encoded, as the item's password.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import datetime
 
+KEYRING_SERVICE = "mdh-creds"  # the keyring item: service, username = entry name
+KEYRING_PIN_FILE = "keyring-backend"  # in the cache folder: the keyring class chosen once
+SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 _MAGIC = b"MDE1"
 _HEADER_SIZE = 12
 SUFFIX = ".bin"

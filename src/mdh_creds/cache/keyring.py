@@ -35,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from mdh_creds.cache.file import atomic_write, live_body, pack_entry
+from mdh_creds.cache.fileformat import KEYRING_PIN_FILE, KEYRING_SERVICE
 from mdh_creds.cache.locks import FileLocks, make_private_folder
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
 
-SERVICE = "mdh-creds"
-PIN_FILE = "keyring-backend"
+SERVICE = KEYRING_SERVICE
+PIN_FILE = KEYRING_PIN_FILE
 INDEX_FILE = "keyring-index.json"
 _PROBE_USER = "probe"
 _PROBE_TIMEOUT = 5.0

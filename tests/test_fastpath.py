@@ -1,0 +1,100 @@
+"""The console script's cache-hit fast path: it answers exactly as the full command does, loads
+none of the full command's modules, and hands every other case to the full command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from conftest import Result, World
+
+FULL = ("mdh_creds.cli", "argparse", "logging", "keyring", "requests", "boto3", "botocore")
+PROBE = (
+    "import sys; from mdh_creds.entry import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "
+    "code = main(); "
+    f"sys.stderr.write('LOADED=' + repr(sorted(m for m in {FULL!r} if m in sys.modules))); "
+    "raise SystemExit(code)"
+)
+
+
+def run_script(world: World, *args: str, **env: str) -> tuple[Result, list[str]]:
+    """Run the console script's entry point; return its result and the heavy modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        env=world.env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    err, _, loaded = done.stderr.rpartition("LOADED=")
+    return Result(done.returncode, done.stdout, err), eval(loaded)
+
+
+def test_file_hit_is_served_without_the_full_command(world: World) -> None:
+    first = world.run("process")
+    assert first.code == 0, first.err
+    result, loaded = run_script(world, "process", "--profile", "mdh")
+    assert result.code == 0 and result.err == ""
+    assert loaded == []
+    assert result.out == first.out
+    assert world.emulator.count("exchange") == 1
+
+
+def test_keyring_hit_is_served_without_the_keyring_library(
+    world: World, keyring_env: dict[str, str]
+) -> None:
+    world.write_profile(mdh_cache="keyring", mdh_scope=f"api {uuid.uuid4().hex}")
+    world.extra_env.update(keyring_env)
+    first = world.run("process")
+    assert first.code == 0, first.err
+    result, loaded = run_script(world)
+    assert result.code == 0, result.err
+    assert loaded == []
+    assert result.out == first.out
+
+
+@pytest.mark.parametrize(
+    ("change", "env", "code", "message"),
+    [
+        ({}, {"MDH_RETRIES": "abc"}, 3, "mdh_retries"),
+        ({"mdh_timeout": "0"}, {}, 3, "mdh_timeout"),
+        ({}, {"MDH_ENV_FILE": "/nonexistent/.env"}, 3, ".env"),
+        ({"mdh_cache": "none"}, {}, 0, ""),
+    ],
+    ids=["bad-env-number", "bad-profile-number", "env-file", "no-cache"],
+)
+def test_other_cases_go_to_the_full_command(
+    world: World, change: dict[str, str], env: dict[str, str], code: int, message: str
+) -> None:
+    assert world.run("process").code == 0
+    world.write_profile(**change)
+    result, loaded = run_script(world, "process", **env)
+    assert result.code == code, result.err
+    assert message in result.err
+    assert "mdh_creds.cli" in loaded
+
+
+def test_loose_key_permissions_still_warn(world: World) -> None:
+    assert world.run("process").code == 0
+    world.account.key_file.chmod(0o644)
+    result, loaded = run_script(world, "process")
+    assert result.code == 0
+    assert "readable by group or others" in result.err
+    assert "mdh_creds.cli" in loaded
+
+
+def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
+    world.emulator.credential_lifetime = 4  # window min(1200, 4 / 3): fresh for about 2.7 s
+    first = world.run("process")
+    assert first.code == 0, first.err
+    time.sleep(3.0)
+    result, loaded = run_script(world, "process")
+    assert result.code == 0, result.err
+    assert "mdh_creds.cli" in loaded
+    assert world.emulator.count("exchange") == 2
+    assert result.out != first.out
