@@ -7,6 +7,7 @@ machine hits every command alike; comparisons use medians.
 
 from __future__ import annotations
 
+import random
 import statistics
 import subprocess
 import threading
@@ -69,11 +70,12 @@ def interleave(
     rounds: int,
     verify: Callable[[Command, Outcome], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Run every command once per round, rotating the order; seconds per label."""
+    """Run every command once per round, in a fresh random order each round (so no command
+    always follows the same neighbour and inherits its after-effects); seconds per label."""
     samples: dict[str, list[float]] = {c.label: [] for c in commands}
-    for index in range(rounds):
-        shift = index % len(commands)
-        for command in [*commands[shift:], *commands[:shift]]:
+    order = random.Random(20261122)  # seeded: the same schedule on every run
+    for _ in range(rounds):
+        for command in order.sample(list(commands), len(commands)):
             outcome = run_once(command)
             if verify is not None:
                 verify(command, outcome)

@@ -25,7 +25,6 @@ from mdh_creds.cache.fileformat import (
 from mdh_creds.crypto import Sealer, identity_digest
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge
-from mdh_creds.guard import GUARD_VARIABLE
 from mdh_creds.pem import normalise_pem
 from mdh_creds.profiles import config_file, load_profile, select_profile
 
@@ -166,7 +165,7 @@ def _identity(settings: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
-    if environ.get(GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
+    if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
         raise _NotHere("nested run or .env file")
     profile = _profile_flag(argv) or select_profile({}, environ)
     profile_keys = load_profile(config_file(environ), profile) or {}

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"
+from mdh_creds.specs import GUARD_VARIABLE
+
+__all__ = ["GUARD_VARIABLE", "guard_children", "inside", "is_inside"]
+
 _INSIDE = ContextVar("mdh_creds_inside", default=False)
 
 

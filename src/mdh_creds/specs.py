@@ -14,6 +14,7 @@ LEGACY_EXCHANGE_URL = "https://api.explorer.mydatahelps.org/token"
 DESIGNER_EXCHANGE_URL = (
     "https://api.designer.mydatahelps.org/projects/{project_id}/export-explorer/token"
 )
+GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"  # see guard.py: set for what mdh-creds process starts
 AUTO_CHOICE_FILE = "auto-cache"  # in the cache folder: "file" once no keyring answered
 AUTO_RECHECK = 86_400  # seconds before mdh_cache=auto looks for a keyring again
 CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
