@@ -118,7 +118,7 @@ def _verdict(met: bool | None) -> str:
     return {True: "yes", False: "NO", None: "-"}[met]
 
 
-def _cells(row: Row) -> list[str]:
+def row_cells(row: Row) -> list[str]:
     if row.status != "ok":
         shown = row.note if row.status == "n/a" else f"{row.status}: {row.note}"
         return [row.label, scrub(shown), "-", "-", row.target, "-"]
@@ -139,7 +139,7 @@ def render_table(headers: list[str], body: list[list[str]], limit: int = 60) -> 
 
 def final_table(rows: list[Row]) -> str:
     headers = ["row", "ours (median)", "baseline (median)", "ratio", "target", "met"]
-    return render_table(headers, [_cells(row) for row in rows])
+    return render_table(headers, [row_cells(row) for row in rows])
 
 
 def notes(rows: list[Row]) -> list[str]:

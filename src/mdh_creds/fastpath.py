@@ -15,14 +15,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from mdh_creds import specs, values
-from mdh_creds.cache.fileformat import (
+from mdh_creds.crypto import Sealer, identity_digest
+from mdh_creds.entryformat import (
     KEYRING_PIN_FILE,
     KEYRING_SERVICE,
     SECRET_SERVICE_BACKEND,
     SUFFIX,
     live_body,
 )
-from mdh_creds.crypto import Sealer, identity_digest
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge
 from mdh_creds.pem import normalise_pem

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # the package stays light: the fast path imports cache.fileformat through it
+if TYPE_CHECKING:  # the package stays light
     from contextlib import AbstractContextManager
     from datetime import datetime
     from pathlib import Path

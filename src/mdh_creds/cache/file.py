@@ -23,9 +23,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
-from mdh_creds.cache.fileformat import SUFFIX, live_body, pack_entry
 from mdh_creds.cache.locks import FileLocks, make_private_folder
 from mdh_creds.clock import Clock, utc_now
+from mdh_creds.entryformat import SUFFIX, live_body, pack_entry
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
 

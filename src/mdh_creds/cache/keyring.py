@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from mdh_creds.cache.file import atomic_write, live_body, pack_entry
-from mdh_creds.cache.fileformat import KEYRING_PIN_FILE, KEYRING_SERVICE
 from mdh_creds.cache.locks import FileLocks, make_private_folder
 from mdh_creds.clock import Clock, utc_now
+from mdh_creds.entryformat import KEYRING_PIN_FILE, KEYRING_SERVICE
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
 
