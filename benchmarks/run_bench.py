@@ -41,7 +41,7 @@ from _report import (
     say,
     write_results,
 )
-from _world import World, open_world
+from _world import World, compile_package, open_world
 
 HERE = Path(__file__).resolve().parent
 QUICK = {"rounds": 3, "trials": 1, "blocks": 4, "calls": 500}
@@ -141,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     hide_path(Path.home(), "~")
     started = time.perf_counter()
     extra: dict[str, Any] = {}
+    compile_package()
     with open_world(keyring=not args.no_keyring) as world:
         hide_path(world.root, "<tmp>")
         say(f"world ready: emulator, moto, secret service: {world.keyring_skip or 'running'}")
