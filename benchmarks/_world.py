@@ -9,19 +9,26 @@ EC2 metadata lookup is disabled.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _servers import private_xdg, start_moto, start_secret_service
-from mdh_creds.testing.emulator import MdhEmulator, MintRequest
+from mdh_creds.testing.emulator import MdhEmulator
 from mdh_creds.testing.keys import generate_key_pair
+from mdh_creds.testing.minters import moto_iam_minter
+from mdh_creds.testing.servers import (
+    ServerError,
+    private_xdg,
+    start_moto,
+    start_secret_service,
+)
 
 ACCOUNT = "MyDataHelps.BENCH.app"
 PROJECT_CODE = "RK.BENCH.Project"
@@ -74,20 +81,7 @@ def boto_client(service: str, url: str) -> Any:
     )
 
 
-def iam_minter(iam: Any, prefix: str) -> Callable[[MintRequest], Mapping[str, str]]:
-    """Mint credentials as new moto IAM users, so the AWS CLI call is made with real keys."""
-
-    def mint(request: MintRequest) -> Mapping[str, str]:
-        name = f"{prefix}-{request.sequence}"
-        iam.create_user(UserName=name)
-        key = iam.create_access_key(UserName=name)["AccessKey"]
-        return {
-            "AccessKeyId": key["AccessKeyId"],
-            "SecretAccessKey": key["SecretAccessKey"],
-            "SessionToken": "FwoGZXIvYXdzE" + secrets.token_hex(64),
-        }
-
-    return mint
+_MINT_ROUNDS = itertools.count(1)
 
 
 @dataclass
@@ -171,7 +165,8 @@ class World:
 
     def mint_iam_users(self, enabled: bool) -> None:
         """Mint moto IAM keys (for the AWS CLI) or the emulator's cheap random keys."""
-        self.emulator.minter = iam_minter(self.iam, "mdh-bench") if enabled else self.plain_minter
+        minter = moto_iam_minter(self.moto_url, user_prefix=f"mdh-bench-{next(_MINT_ROUNDS)}")
+        self.emulator.minter = minter if enabled else self.plain_minter
 
     def create_table(self, name: str) -> None:
         """A fresh cache table in moto."""
@@ -210,6 +205,16 @@ def _start_emulator(root: Path, stack: contextlib.ExitStack) -> tuple[MdhEmulato
     return emulator, pair.write_private_key(root / "service-account.pem")
 
 
+def _secret_service(
+    home: Path, home_env: dict[str, str], stack: contextlib.ExitStack
+) -> tuple[dict[str, str] | None, str | None]:
+    """``(environment reaching it, None)``, or ``(None, reason)`` when it cannot run here."""
+    try:
+        return start_secret_service(home, stack, {**scrubbed_environ(), **home_env}), None
+    except (ServerError, OSError, subprocess.SubprocessError) as exc:
+        return None, str(exc).splitlines()[0]
+
+
 @contextlib.contextmanager
 def open_world(keyring: bool = True) -> Iterator[World]:
     """Start everything; stop every process and remove the temp folder on exit."""
@@ -219,10 +224,10 @@ def open_world(keyring: bool = True) -> Iterator[World]:
         home = root / "home"
         home_env = private_xdg(home)
         emulator, key_file = _start_emulator(root, stack)
-        moto_url = start_moto(root, scrubbed_environ(), stack)
-        reach, skip = (None, "disabled with --no-keyring")
+        moto_url = start_moto(root, stack, scrubbed_environ())
+        reach, skip = None, "disabled with --no-keyring"
         if keyring:
-            reach, skip = start_secret_service(home, {**scrubbed_environ(), **home_env}, stack)
+            reach, skip = _secret_service(home, home_env, stack)
         iam = boto_client("iam", moto_url)
         world = World(
             root, emulator, key_file, moto_url, reach, skip, home_env, iam, emulator.minter

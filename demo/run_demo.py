@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from contextlib import closing
+from contextlib import ExitStack
 from pathlib import Path
 
 from mdh_creds.testing import MdhEmulator, generate_key_pair
 from mdh_creds.testing.minters import moto_iam_minter
+from mdh_creds.testing.servers import start_moto
 
 ACCOUNT = "MyDataHelps.DEMO.app"
 PROJECT = "RK.DEMO.Project"
@@ -29,29 +27,6 @@ BIN = Path(sys.executable).parent
 
 def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_moto(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = (folder / "moto.log").open("wb")
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("moto server did not start; see its log")
 
 
 def write_profile(folder: Path, emulator: MdhEmulator, key_file: Path) -> Path:
@@ -117,22 +92,18 @@ def show_flow(env: dict[str, str], emulator: MdhEmulator) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="mdh-creds-demo-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mdh-creds-demo-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        moto, moto_url = start_moto(folder)
-        try:
-            with MdhEmulator() as emulator:
-                keys = generate_key_pair()
-                emulator.register_account(ACCOUNT, keys, project_codes=[PROJECT])
-                emulator.minter = moto_iam_minter(moto_url, user_prefix="mdh-demo-export")
-                key_file = keys.write_private_key(folder / "service-account.pem")
-                config = write_profile(folder, emulator, key_file)
-                step(f"MDH emulator at {emulator.base_url}, moto at {moto_url}")
-                print(config.read_text().rstrip())
-                show_flow(demo_environment(folder, config, moto_url), emulator)
-        finally:
-            moto.terminate()
-            moto.wait(timeout=10)
+        moto_url = start_moto(folder, stack)
+        with MdhEmulator() as emulator:
+            keys = generate_key_pair()
+            emulator.register_account(ACCOUNT, keys, project_codes=[PROJECT])
+            emulator.minter = moto_iam_minter(moto_url, user_prefix="mdh-demo-export")
+            key_file = keys.write_private_key(folder / "service-account.pem")
+            config = write_profile(folder, emulator, key_file)
+            step(f"MDH emulator at {emulator.base_url}, moto at {moto_url}")
+            print(config.read_text().rstrip())
+            show_flow(demo_environment(folder, config, moto_url), emulator)
     print("\nDemo finished: the identity above is the one the emulator minted.")
     return 0
 

@@ -49,7 +49,7 @@ def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -
     """Print the cached credentials and return 0, or ``None`` to let the full command run."""
     try:
         document = _cached_document(argv, environ)
-    except Exception:
+    except Exception:  # any surprise: the full command runs and reports it
         return None
     stdout.write(document + "\n")
     stdout.flush()

@@ -77,7 +77,7 @@ def _failures() -> tuple[type[BaseException], ...]:
 
         found.append(secretstorage.exceptions.SecretStorageException)
     with contextlib.suppress(ImportError):
-        import jeepney.wrappers  # type: ignore[import-untyped]
+        import jeepney.wrappers
 
         found.append(jeepney.wrappers.DBusErrorResponse)
     return tuple(found)

@@ -1,8 +1,10 @@
-"""Local servers for the benchmark, all on 127.0.0.1: a moto server and a private Secret Service.
+"""Real servers on 127.0.0.1 for tests, demos and benchmarks: moto and a private Secret Service.
 
-The same recipe as the test suite: moto_server on a free port, and a session D-Bus plus an
-unlocked gnome-keyring-daemon in a private runtime folder. Every process started here is stopped
-by its own pid through the ``ExitStack`` handed in.
+moto runs as ``moto_server`` on a free port. The Secret Service is an unlocked
+``gnome-keyring-daemon`` on a private session D-Bus whose configuration has no service
+activation, so nothing asked of the bus before the daemon owns its name can start a second,
+locked daemon behind our back. Every process started here is stopped, by pid, when the
+``ExitStack`` handed in closes.
 """
 
 from __future__ import annotations
@@ -20,12 +22,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-SECRET_SERVICE_PASSWORD = b"mdh-creds-bench"
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
+SECRET_SERVICE_PASSWORD = b"mdh-creds-testing"
 START_SECONDS = 20.0
-# Like the stock session bus, minus <servicedir>: a probe of org.freedesktop.secrets made before
-# our daemon owns the name must fail, not activate a second (locked) gnome-keyring-daemon.
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -41,7 +41,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 
 
 class ServerError(RuntimeError):
-    """A server the benchmark needs did not start."""
+    """A server did not start; the message says why."""
 
 
 def free_port() -> int:
@@ -53,10 +53,10 @@ def free_port() -> int:
 
 def http_ok(url: str, method: str = "GET") -> bool:
     """True when ``url`` answers 2xx."""
-    request = urllib.request.Request(url, method=method)
+    request = urllib.request.Request(url, method=method)  # noqa: S310 - our own loopback URL
     try:
-        with urllib.request.urlopen(request, timeout=2) as reply:
-            return 200 <= reply.status < 300
+        with urllib.request.urlopen(request, timeout=2) as reply:  # noqa: S310
+            return 200 <= int(reply.status) < 300
     except (urllib.error.URLError, OSError):
         return False
 
@@ -76,10 +76,11 @@ def _gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
-        with contextlib.suppress(OSError):
+        try:
             os.kill(pid, 0)
-            return False
-        return True
+        except OSError:
+            return True
+        return False
     return state in ("Z", "X")
 
 
@@ -95,17 +96,18 @@ def kill_pid(pid: int) -> None:
             time.sleep(0.05)
 
 
-def start_moto(folder: Path, env: Mapping[str, str], stack: contextlib.ExitStack) -> str:
-    """Start moto_server; return its base URL. It is stopped when ``stack`` closes."""
+def start_moto(
+    folder: Path, stack: contextlib.ExitStack, env: Mapping[str, str] | None = None
+) -> str:
+    """Start ``moto_server`` (installed beside this interpreter); return its base URL."""
     executable = Path(sys.executable).parent / "moto_server"
     if not executable.exists():
-        raise ServerError("moto_server is not installed next to this interpreter")
-    port = free_port()
-    log = folder / "moto_server.log"
+        raise ServerError("moto_server is not installed beside this interpreter (moto[server])")
+    port, log = free_port(), folder / "moto_server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-            env=dict(env),
+            env=dict(os.environ if env is None else env),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -115,15 +117,26 @@ def start_moto(folder: Path, env: Mapping[str, str], stack: contextlib.ExitStack
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_SECONDS
     while not http_ok(f"{url}/moto-api/"):
-        # Exit status 0 is a hand-over to a re-executed daemon: keep asking the bus.
-        if process.poll() not in (None, 0) or time.monotonic() > deadline:
+        if process.poll() is not None or time.monotonic() > deadline:
             raise ServerError(f"moto_server did not start: {log.read_text()[-500:]}")
         time.sleep(0.1)
     return url
 
 
+def secret_service_missing() -> str | None:
+    """Why a Secret Service cannot run here, or ``None`` when it can."""
+    for program in ("dbus-daemon", "gnome-keyring-daemon"):
+        if not shutil.which(program):
+            return f"{program} is not installed (Debian: gnome-keyring dbus dbus-x11)"
+    try:
+        import secretstorage  # noqa: F401
+    except ImportError:
+        return "SecretStorage is not installed (the test extra)"
+    return None
+
+
 def private_xdg(home: Path) -> dict[str, str]:
-    """XDG folders (mode 0700) under ``home``, as environment variables."""
+    """``HOME`` and XDG folders (mode 0700) under ``home``, as environment variables."""
     env = {"HOME": str(home)}
     for name, sub in (
         ("XDG_DATA_HOME", "data"),
@@ -138,24 +151,18 @@ def private_xdg(home: Path) -> dict[str, str]:
     return env
 
 
-def _bus_config(folder: Path) -> Path:
-    """A session bus without service activation: nothing on it is started behind our back."""
-    path = folder / "bus.conf"
-    path.write_text(BUS_CONFIG, encoding="utf-8")
-    return path
-
-
 def _start_dbus(executable: str, env: dict[str, str]) -> tuple[str, int]:
     runtime = Path(env["XDG_RUNTIME_DIR"])
-    socket_path = runtime / "bus"
+    config = runtime / "bus.conf"
+    config.write_text(_BUS_CONFIG, encoding="utf-8")
     done = subprocess.run(
         [
             executable,
-            f"--config-file={_bus_config(runtime)}",
+            f"--config-file={config}",
             "--fork",
             "--print-address=1",
             "--print-pid=1",
-            f"--address=unix:path={socket_path}",
+            f"--address=unix:path={runtime / 'bus'}",
         ],
         env=env,
         stdin=subprocess.DEVNULL,
@@ -163,10 +170,10 @@ def _start_dbus(executable: str, env: dict[str, str]) -> tuple[str, int]:
         timeout=START_SECONDS,
         check=False,
     )
-    lines = done.stdout.decode().split()
-    if done.returncode != 0 or len(lines) < 2:
+    words = done.stdout.decode().split()
+    if done.returncode != 0 or len(words) < 2:
         raise ServerError(f"dbus-daemon did not start: {done.stderr.decode()[-300:]}")
-    return lines[0], int(lines[1])
+    return words[0], int(words[1])
 
 
 def _collection_ready(address: str) -> int | None:
@@ -175,20 +182,21 @@ def _collection_ready(address: str) -> int | None:
     from jeepney.bus_messages import message_bus
     from jeepney.io.blocking import open_dbus_connection
 
+    name = "org.freedesktop.secrets"
     try:
         with open_dbus_connection(bus=address) as connection:
-            collection = secretstorage.get_default_collection(connection)
-            if collection.is_locked():
+            if not connection.send_and_get_reply(message_bus.NameHasOwner(name)).body[0]:
                 return None
-            query = message_bus.GetConnectionUnixProcessID("org.freedesktop.secrets")
-            return int(connection.send_and_get_reply(query).body[0])
-    except Exception:
+            if secretstorage.get_default_collection(connection).is_locked():
+                return None
+            reply = connection.send_and_get_reply(message_bus.GetConnectionUnixProcessID(name))
+            return int(reply.body[0])
+    except Exception:  # not ready yet, whatever the reason: ask again
         return None
 
 
-def _start_keyring(
-    executable: str, env: dict[str, str], log: Path, stack: contextlib.ExitStack
-) -> None:
+def _start_keyring(executable: str, env: dict[str, str], stack: contextlib.ExitStack) -> None:
+    log = Path(env["HOME"]) / "gnome-keyring.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(
             [executable, "--unlock", "--components=secrets", "--foreground"],
@@ -213,28 +221,21 @@ def _start_keyring(
 
 
 def start_secret_service(
-    home: Path, env: Mapping[str, str], stack: contextlib.ExitStack
-) -> tuple[dict[str, str] | None, str | None]:
-    """``(environment reaching it, None)``, or ``(None, reason)`` when it cannot run here."""
-    dbus = shutil.which("dbus-daemon")
-    daemon = shutil.which("gnome-keyring-daemon")
-    if not dbus or not daemon:
-        return None, f"{'dbus-daemon' if not dbus else 'gnome-keyring-daemon'} not installed"
-    try:
-        import secretstorage  # noqa: F401
-    except ImportError:
-        return None, "SecretStorage is not installed (test extra)"
-    full = {**env, **private_xdg(home)}
-    try:
-        address, dbus_pid = _start_dbus(dbus, full)
-        stack.callback(kill_pid, dbus_pid)
-        full["DBUS_SESSION_BUS_ADDRESS"] = address
-        _start_keyring(daemon, full, home / "gnome-keyring.log", stack)
-    except (ServerError, OSError, subprocess.SubprocessError) as exc:
-        return None, str(exc).splitlines()[0]
-    reach = {
+    home: Path, stack: contextlib.ExitStack, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """A private, unlocked Secret Service; the environment that reaches it (``HOME``, XDG
+    folders, ``DBUS_SESSION_BUS_ADDRESS``, ``PYTHON_KEYRING_BACKEND``)."""
+    missing = secret_service_missing()
+    if missing:
+        raise ServerError(missing)
+    full = {**(os.environ if env is None else env), **private_xdg(home)}
+    address, dbus_pid = _start_dbus(str(shutil.which("dbus-daemon")), full)
+    stack.callback(kill_pid, dbus_pid)
+    full["DBUS_SESSION_BUS_ADDRESS"] = address
+    _start_keyring(str(shutil.which("gnome-keyring-daemon")), full, stack)
+    reach = {name: full[name] for name in private_xdg(home)}
+    return {
+        **reach,
         "DBUS_SESSION_BUS_ADDRESS": address,
-        "XDG_RUNTIME_DIR": full["XDG_RUNTIME_DIR"],
         "PYTHON_KEYRING_BACKEND": SECRET_SERVICE_BACKEND,
     }
-    return reach, None
