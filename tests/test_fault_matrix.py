@@ -287,18 +287,9 @@ def keyring_locked(case: Case) -> None:
 
 
 def _unlock(collection: Any) -> None:
-    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
+    from mdh_creds.testing.servers import unlock_default_collection
 
-    from servers import SECRET_SERVICE_PASSWORD
-
-    connection = collection.connection
-    secret = format_secret(open_session(connection), SECRET_SERVICE_PASSWORD, "text/plain")
-    internal = DBusAddressWrapper(
-        "/org/freedesktop/secrets",
-        "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
-        connection,
-    )
-    internal.call("UnlockWithMasterPassword", "o(oayays)", collection.collection_path, secret)
+    unlock_default_collection(collection)
 
 
 def killed_lock_holder(case: Case) -> None:

@@ -12,6 +12,17 @@ from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.settings import SPEC_BY_NAME, parse_settings
 
 
+def override_flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Python keyword overrides as the flags ``parse_settings`` takes (they rank like flags)."""
+    unknown = set(overrides) - set(SPEC_BY_NAME)
+    if unknown:
+        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+    flags: dict[str, Any] = {k: str(v) for k, v in overrides.items() if v is not None}
+    if profile:
+        flags["profile"] = profile
+    return flags
+
+
 def broker_for(
     profile_name: str | None = None,
     *,
@@ -20,12 +31,7 @@ def broker_for(
     **overrides: Any,
 ) -> CredentialBroker:
     """A broker for ``profile_name``; ``overrides`` take setting names (``cache="file"``...)."""
-    unknown = set(overrides) - set(SPEC_BY_NAME)
-    if unknown:
-        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-    flags: dict[str, Any] = {k: str(v) for k, v in overrides.items() if v is not None}
-    if profile_name:
-        flags["profile"] = profile_name
+    flags = override_flags(profile_name, overrides)
     if env_file:
         flags["env_file"] = os.fspath(env_file)
     environ = os.environ if environ is None else environ

@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.credentials import CredentialProvider
 
+from mdh_creds.api import override_flags
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.guard import inside, is_inside
@@ -25,7 +26,6 @@ from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 from mdh_creds.refresh import refreshable
 from mdh_creds.settings import (
-    SPEC_BY_NAME,
     Settings,
     config_file_path,
     load_profile,
@@ -47,16 +47,6 @@ _FOREIGN_KEYS = (
 )
 _install_lock = threading.Lock()
 _installed: dict[str, bool] = {"global": False}
-
-
-def _flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(overrides) - set(SPEC_BY_NAME)
-    if unknown:
-        raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-    flags: dict[str, Any] = {k: str(v) for k, v in overrides.items() if v is not None}
-    if profile:
-        flags["profile"] = profile
-    return flags
 
 
 class MdhCredentialProvider(CredentialProvider):
@@ -81,7 +71,7 @@ class MdhCredentialProvider(CredentialProvider):
         **overrides: Any,
     ) -> None:
         super().__init__(session)
-        _flags(None, overrides)
+        override_flags(None, overrides)
         self._profile_name = profile_name
         self._environ = environ
         self._overrides = overrides
@@ -134,7 +124,7 @@ class MdhCredentialProvider(CredentialProvider):
         return {str(k): v for k, v in found.items() if isinstance(v, str)}
 
     def _settings(self, keys: Mapping[str, str] | None) -> Settings:
-        return parse_settings(self._env(), _flags(self._profile(), self._overrides), keys)
+        return parse_settings(self._env(), override_flags(self._profile(), self._overrides), keys)
 
     def _acts_for(self, settings: Settings, keys: Mapping[str, str]) -> bool:
         if self._required:
@@ -215,7 +205,7 @@ def session(profile_name: str | None = None, **overrides: Any) -> Any:
     """
     import boto3
 
-    _flags(None, overrides)
+    override_flags(None, overrides)
     result = boto3.Session(profile_name=profile_name)
     botocore_session = result._session
     provider = MdhCredentialProvider(

@@ -16,7 +16,8 @@ from mdh_creds.cache.keyring import INDEX_FILE, PIN_FILE, KeyringCache
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
-from servers import SECRET_SERVICE_BACKEND, SECRET_SERVICE_PASSWORD
+from mdh_creds.testing.servers import unlock_default_collection
+from servers import SECRET_SERVICE_BACKEND
 
 SEALER = Sealer(b"keyring test key material")
 KEY = CacheKey.for_identity({"account": "alpha"}, "credentials")
@@ -56,16 +57,7 @@ def _collection() -> Any:
 
 
 def _unlock(collection: Any) -> None:
-    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
-
-    connection = collection.connection
-    secret = format_secret(open_session(connection), SECRET_SERVICE_PASSWORD, "text/plain")
-    internal = DBusAddressWrapper(
-        "/org/freedesktop/secrets",
-        "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
-        connection,
-    )
-    internal.call("UnlockWithMasterPassword", "o(oayays)", collection.collection_path, secret)
+    unlock_default_collection(collection)
     assert not collection.is_locked()
 
 

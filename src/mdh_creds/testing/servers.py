@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 SECRET_SERVICE_PASSWORD = b"mdh-creds-testing"
@@ -239,3 +240,19 @@ def start_secret_service(
         "DBUS_SESSION_BUS_ADDRESS": address,
         "PYTHON_KEYRING_BACKEND": SECRET_SERVICE_BACKEND,
     }
+
+
+def unlock_default_collection(collection: Any) -> None:
+    """Unlock a collection of the Secret Service started here without a prompt (gnome-keyring's
+    internal interface, with the password it was started with): tests lock it to see how a
+    locked keyring is handled, then unlock it again."""
+    from secretstorage.util import DBusAddressWrapper, format_secret, open_session
+
+    connection = collection.connection
+    secret = format_secret(open_session(connection), SECRET_SERVICE_PASSWORD, "text/plain")
+    internal = DBusAddressWrapper(
+        "/org/freedesktop/secrets",
+        "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface",
+        connection,
+    )
+    internal.call("UnlockWithMasterPassword", "o(oayays)", collection.collection_path, secret)
