@@ -242,3 +242,15 @@ def test_auto_falls_back_to_the_file_cache_without_a_keyring(world: World) -> No
     assert status["cache"]["backend"] == "file"
     assert world.run("process").code == 0
     assert world.emulator.count("exchange") == 1
+
+
+def test_a_cached_token_the_explorer_refuses_is_replaced_once(world: World) -> None:
+    world.emulator.credential_lifetime = 4  # credentials stale after ~2.7 s; the token lasts
+    assert world.main("process").code == 0
+    time.sleep(3.0)
+    world.emulator.fail("exchange", 401, times=1)  # e.g. the token was revoked
+    result = world.main("process")
+    assert result.code == 0, result.err
+    assert world.emulator.count("token") == 2
+    assert world.emulator.count("exchange") == 3
+    assert world.main("token").out.strip() == world.emulator.requests[-1].headers["Authorization"]

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.crypto import Sealer
-from mdh_creds.errors import CacheError, ExchangeError, LockTimeout
+from mdh_creds.errors import CacheError, ExchangeError, ExchangeRejected, LockTimeout
 from mdh_creds.models import (
     KIND_CREDENTIALS,
     KIND_TOKEN,
@@ -81,6 +81,7 @@ class CredentialBroker:
         self.cred_key = CacheKey.for_identity(identity, KIND_CREDENTIALS)
         self.token_key = CacheKey.for_identity(identity, KIND_TOKEN)
         self._forced: set[str] = set()
+        self._token_fetches = 0
 
     @property
     def cache(self) -> CacheBackend | None:
@@ -94,17 +95,31 @@ class CredentialBroker:
     def get_credentials(self) -> TemporaryCredentials:
         """AWS credentials, from the cache when fresh, else from one exchange."""
         return self._serve(
-            self.cred_key,
-            TemporaryCredentials,
-            self.policy.refresh_window,
-            lambda: self._exchange().fetch_credentials(self.get_access_token()),
+            self.cred_key, TemporaryCredentials, self.policy.refresh_window, self._fetch_credentials
         )
 
     def get_access_token(self) -> AccessToken:
         """The MDH REST API access token, cached until ``expires_in`` minus 60 s."""
-        return self._serve(
-            self.token_key, AccessToken, TOKEN_WINDOW, lambda: self._exchange().fetch_access_token()
-        )
+        return self._serve(self.token_key, AccessToken, TOKEN_WINDOW, self._fetch_token)
+
+    def _fetch_token(self) -> AccessToken:
+        self._token_fetches += 1
+        return self._exchange().fetch_access_token()
+
+    def _fetch_credentials(self) -> TemporaryCredentials:
+        fetches = self._token_fetches
+        token = self.get_access_token()
+        try:
+            return self._exchange().fetch_credentials(token)
+        except ExchangeRejected as exc:
+            if exc.status != 401 or self._token_fetches != fetches:
+                raise
+        # A cached token the explorer refuses (revoked, or the server restarted): drop it and
+        # try once more with a new one rather than failing until it expires.
+        _log.debug("the explorer refused the cached access token; fetching a new one")
+        token = self._fetch_token()
+        self._save(token)
+        return self._exchange().fetch_credentials(token)
 
     def _serve(
         self, key: CacheKey, kind: type[Entry], window: timedelta, fetch: Callable[[], Entry]

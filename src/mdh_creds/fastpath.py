@@ -190,5 +190,6 @@ def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> st
     key_id, secret, token = (payload[n] for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
     if not all(isinstance(value, str) and value for value in (key_id, secret, token)):
         raise _NotHere("malformed entry")
-    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(expires_at)))
+    local_expiry = expires_at - skew  # as formats.local_expiry: on this machine's clock
+    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
     return process_json(key_id, secret, token, expiration)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mdh_creds.models import TemporaryCredentials
 
 EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
@@ -32,11 +34,17 @@ def process_json(
     )
 
 
+def local_expiry(creds: TemporaryCredentials) -> datetime:
+    """The expiry on this machine's clock: SDKs compare ``Expiration`` with the local time, and
+    MDH's is on the server's (the skew measured from its ``Date`` header)."""
+    return creds.expires_at - creds.skew
+
+
 def to_process_json(creds: TemporaryCredentials) -> str:
     """The credential_process document for ``creds``."""
     from mdh_creds.timeline import to_timestamp
 
-    expiration = to_timestamp(creds.expires_at)
+    expiration = to_timestamp(local_expiry(creds))
     return process_json(
         creds.access_key_id, creds.secret_access_key, creds.session_token, expiration
     )
@@ -60,7 +68,7 @@ def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str,
         "AWS_ACCESS_KEY_ID": creds.access_key_id,
         "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
         "AWS_SESSION_TOKEN": creds.session_token,
-        "AWS_CREDENTIAL_EXPIRATION": to_timestamp(creds.expires_at),
+        "AWS_CREDENTIAL_EXPIRATION": to_timestamp(local_expiry(creds)),
     }
     if region:
         variables["AWS_REGION"] = region
