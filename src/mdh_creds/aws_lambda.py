@@ -79,20 +79,12 @@ _built: list[_Built] = []
 
 def _build() -> _Built:
     """The broker from the environment, its cache the DynamoDB table (errors raised, not hidden)."""
-    from mdh_creds.cache import select
-    from mdh_creds.factory import aws_client, build_broker, cache_folder, exchange_budget
+    from mdh_creds.factory import build_broker, select_cache
     from mdh_creds.settings import parse_settings
 
     environ = os.environ
     settings = parse_settings(environ, {"cache": "dynamodb"})
-    table = select(
-        "dynamodb",
-        folder=cache_folder(settings, environ),
-        table=settings.dynamodb_table,
-        lease_seconds=exchange_budget(settings),
-        dynamodb_client_factory=lambda: aws_client("dynamodb", settings, environ),
-    )
-    watch = SaveWatch(table)
+    watch = SaveWatch(select_cache(settings, environ, name="dynamodb"))
     return _Built(build_broker(settings, environ=environ, cache=watch), watch)
 
 

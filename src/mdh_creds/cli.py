@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn, TextIO
 
 from mdh_creds import __version__
-from mdh_creds.errors import ConfigError, MdhCredsError
+from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import RedactingFilter, redact
 from mdh_creds.settings import SPECS
 
@@ -148,10 +148,3 @@ def _run(ctx: Context) -> int:
             f"mdh-creds: unexpected error ({type(exc).__name__}); run with --debug for details\n"
         )
         return 1
-
-
-def refuse_nesting(environ: Mapping[str, str], variable: str, message: str) -> None:
-    """Raise a ConfigError when ``variable`` shows another mdh-creds process started this one."""
-    value = environ.get(variable)
-    if value and value != str(os.getpid()):
-        raise ConfigError(message)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.factory import build_broker, cache_folder
 from mdh_creds.formats import EXPORT_FORMATS, to_export, to_process_json
-from mdh_creds.guard import GUARD_VARIABLE, guard_children
+from mdh_creds.guard import guard_children, refuse_nesting
 from mdh_creds.models import to_timestamp
 from mdh_creds.settings import Settings, parse_settings
 
@@ -40,9 +40,7 @@ def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBro
 
 
 def cmd_process(ctx: Context) -> int:
-    from mdh_creds.cli import refuse_nesting
-
-    refuse_nesting(ctx.environ, GUARD_VARIABLE, NESTED_PROCESS)
+    refuse_nesting(ctx.environ, NESTED_PROCESS)
     with guard_children():  # an AWS client's credential_process started here must not loop
         creds = make_broker(ctx).get_credentials()
     ctx.stdout.write(to_process_json(creds) + "\n")
@@ -165,17 +163,6 @@ HANDLERS: dict[str, Handler] = {
     "configure": _lazy("mdh_creds.configure", "cmd_configure"),
     "iam-policy": _lazy("mdh_creds.iam_policy", "cmd_iam_policy"),
 }
-
-
-def register(
-    name: str,
-    helptext: str,
-    add_arguments: Callable[[argparse.ArgumentParser], None],
-    handler: Handler,
-) -> None:
-    """Add a command (used by modules that keep their heavier commands separate)."""
-    REGISTRY[name] = (helptext, add_arguments)
-    HANDLERS[name] = handler
 
 
 def run(ctx: Context) -> int:

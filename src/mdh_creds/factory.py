@@ -178,26 +178,39 @@ def cache_folder(settings: Settings, environ: Mapping[str, str]) -> Path:
     return Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(environ)
 
 
+def select_cache(
+    settings: Settings,
+    environ: Mapping[str, str],
+    clock: Clock = utc_now,
+    lease_seconds: float | None = None,
+    name: str | None = None,
+) -> CacheBackend:
+    """The backend called ``name`` (default: ``mdh_cache``, not ``auto``/``none``); raises
+    ``CacheUnavailable`` when it cannot run here."""
+    from mdh_creds.cache import select
+
+    return select(
+        name or settings.cache,
+        folder=cache_folder(settings, environ),
+        clock=clock,
+        table=settings.dynamodb_table,
+        lease_seconds=exchange_budget(settings) if lease_seconds is None else lease_seconds,
+        dynamodb_client_factory=lambda: aws_client("dynamodb", settings, environ),
+    )
+
+
 def build_cache(
     settings: Settings, environ: Mapping[str, str], clock: Clock, lease_seconds: float
 ) -> CacheBackend | None:
-    """The cache named by ``mdh_cache``; ``auto`` prefers a real keyring, else the file cache."""
-    name, folder = settings.cache, cache_folder(settings, environ)
+    """The cache named by ``mdh_cache``; ``auto`` prefers a real keyring, else the file cache.
+    A backend that cannot run costs one warning and no cache."""
+    name = settings.cache
     if name == "none":
         return None
     if name == "auto":
-        return _auto_cache(folder, clock)
-    from mdh_creds.cache import select
-
+        return _auto_cache(cache_folder(settings, environ), clock)
     try:
-        return select(
-            name,
-            folder=folder,
-            clock=clock,
-            table=settings.dynamodb_table,
-            lease_seconds=lease_seconds,
-            dynamodb_client_factory=lambda: aws_client("dynamodb", settings, environ),
-        )
+        return select_cache(settings, environ, clock, lease_seconds)
     except CacheUnavailable as exc:
         _log.warning("the %s cache is unavailable, continuing without a cache: %s", name, exc)
         return None

@@ -7,13 +7,13 @@ to act for sessions created there). Across processes, ``GUARD_VARIABLE`` carries
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from mdh_creds.specs import GUARD_VARIABLE
 
-__all__ = ["GUARD_VARIABLE", "guard_children", "inside", "is_inside"]
+__all__ = ["GUARD_VARIABLE", "guard_children", "inside", "is_inside", "refuse_nesting"]
 
 _INSIDE = ContextVar("mdh_creds_inside", default=False)
 
@@ -47,3 +47,14 @@ def guard_children() -> Iterator[None]:
             os.environ.pop(GUARD_VARIABLE, None)
         else:
             os.environ[GUARD_VARIABLE] = previous
+
+
+def refuse_nesting(environ: Mapping[str, str], message: str) -> None:
+    """Raise ``ConfigError(message)`` when another mdh-creds process started this one."""
+    import os
+
+    from mdh_creds.errors import ConfigError
+
+    value = environ.get(GUARD_VARIABLE)
+    if value and value != str(os.getpid()):
+        raise ConfigError(message)
