@@ -19,19 +19,15 @@ from typing import Any
 from botocore.credentials import CredentialProvider
 
 from mdh_creds.api import override_flags
+from mdh_creds.aws.guard import inside, is_inside
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.guard import inside, is_inside
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 from mdh_creds.refresh import refreshable
-from mdh_creds.settings import (
-    Settings,
-    config_file_path,
-    load_profile,
-    parse_settings,
-    select_profile,
-)
+from mdh_creds.settings.model import Settings, config_file_path, parse_settings
+from mdh_creds.settings.profiles import load_profile
+from mdh_creds.settings.sources import select_profile
 
 __all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
 
@@ -94,7 +90,7 @@ class MdhCredentialProvider(CredentialProvider):
                     return None
                 broker = self._broker_for(settings)
             except MdhCredsError as exc:
-                raise _retrieval_error(exc) from None
+                raise _retrieval_error(exc) from exc
         return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
 
     def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
@@ -102,7 +98,7 @@ class MdhCredentialProvider(CredentialProvider):
             try:
                 return broker.get_credentials()
             except MdhCredsError as exc:
-                raise _retrieval_error(exc) from None
+                raise _retrieval_error(exc) from exc
 
     def _profile(self) -> str | None:
         if self._profile_name:

@@ -9,6 +9,7 @@ it). 127: CMD not found; 126: CMD cannot be run; 2: no CMD.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -17,14 +18,12 @@ import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
+from mdh_creds.aws.guard import GUARD_VARIABLE
+from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.errors import ConfigError
 from mdh_creds.formats import to_environment
-from mdh_creds.guard import GUARD_VARIABLE
-
-if TYPE_CHECKING:
-    from mdh_creds.cli import Context
 
 EXEC_VARIABLE = "MDH_CREDS_EXEC"
 REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", GUARD_VARIABLE)
@@ -32,11 +31,16 @@ FORWARDED_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [ARGS...]\n"
+HELP = "run CMD with the credentials in its environment"
 
 
-def cmd_exec(ctx: Context) -> int:
-    from mdh_creds.commands import load_settings, make_broker
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+    )
 
+
+def run(ctx: Context) -> int:
     argv = command_line(getattr(ctx.args, "argv", None))
     if not argv:
         ctx.stderr.write(USAGE)
