@@ -28,6 +28,7 @@ HEAVY = (
 LIGHT = {
     "mdh_creds",
     "mdh_creds.cache",
+    "mdh_creds.cache.folder",
     "mdh_creds.cache.stored",
     "mdh_creds.cli",
     "mdh_creds.cli.console",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -159,16 +159,20 @@ class CredentialBroker:
         now = self._clock() + entry.skew
         return freshness(entry.expires_at, entry.issued_at, window, now)
 
-    def _lock(self, key: CacheKey) -> AbstractContextManager[None]:
-        if self._cache is None:
-            return nullcontext()
-        try:
-            return self._cache.lock(key, self.policy.lock_timeout)
-        except LockTimeout:
-            raise
-        except CacheError as exc:
-            self._drop_cache(exc)
-            return nullcontext()
+    @contextmanager
+    def _lock(self, key: CacheKey) -> Iterator[None]:
+        """Hold the entry's lock; a lock that cannot be taken at all (an unusable lock folder)
+        drops the cache with one warning, as any broken backend does. A timeout is raised."""
+        held = ExitStack()
+        if self._cache is not None:
+            try:
+                held.enter_context(self._cache.lock(key, self.policy.lock_timeout))
+            except LockTimeout:
+                raise
+            except CacheError as exc:
+                self._drop_cache(exc)
+        with held:
+            yield
 
     def _load(self, key: CacheKey, kind: type[Entry]) -> Entry | None:
         if self._cache is None or self._sealer is None:

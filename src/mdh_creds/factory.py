@@ -87,11 +87,16 @@ def _auto_cache(folder: Path, clock: Clock) -> CacheBackend | None:
 
 
 def _remember(path: Path, value: str) -> None:
+    """Write the ``auto`` choice in the cache folder: only a folder of ours, never through a
+    link planted in it (``write_atomic`` renames a new file over the name)."""
+    from mdh_creds.cache.folder import prepare_folder
+    from mdh_creds.persist import write_atomic
+
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.write_text(value + "\n")
-    except OSError:
-        pass
+        prepare_folder(path.parent)
+        write_atomic(path, (value + "\n").encode())
+    except (OSError, CacheUnavailable) as exc:
+        _log.debug("cannot remember the cache choice in %s: %s", path.parent, exc)
 
 
 def exchange_budget(settings: Settings) -> float:

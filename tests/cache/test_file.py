@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import signal
 import stat
 import subprocess
@@ -88,7 +89,7 @@ def test_open_existing_folder_is_warned_about_not_changed(
     with caplog.at_level(logging.WARNING):
         FileCache(folder).save(KEY, SEALER.seal(KEY, {"v": 1}), LATER)
     assert _mode(folder) == 0o755
-    assert "accessible to others" in caplog.text
+    assert "readable by others" in caplog.text
 
 
 def test_folder_under_a_file_is_unavailable(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_read_only_folder_is_unavailable(tmp_path: Path) -> None:
 def test_folder_gone_at_save_is_unavailable(tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     cache = FileCache(folder)
-    folder.rmdir()
+    shutil.rmtree(folder)
     folder.write_text("now a file")
     with pytest.raises(CacheUnavailable, match="mdh_cache_dir") as caught:
         cache.save(KEY, SEALER.seal(KEY, {"v": 1}), LATER)

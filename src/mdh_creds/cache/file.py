@@ -3,9 +3,11 @@
 Each entry is ``<folder>/<key.name>.bin`` in the stored form of ``cache.stored`` (an expiry
 header, then the sealed bytes), so ``load`` treats an expired entry as absent without opening
 it. A file without a valid header is a miss (``None``); a valid header before a damaged body is
-returned as-is and the ``Sealer`` turns it into a miss. Writes go through ``persist.write_atomic``
-(a ``.tmp-*.part`` file, 0600, fsynced, renamed), so a reader sees the old entry or the new one;
-a killed writer leaves at most a stray temporary file, which is never taken for an entry.
+returned as-is and the ``Sealer`` turns it into a miss. Entries are read through
+``cache.folder.read_private`` (bounded, no link followed, regular files of ours only: anything
+else is a miss), in a folder used only when it is ours. Writes go through
+``persist.write_atomic`` (a ``.tmp-*.part`` file, 0600, fsynced, renamed), so a reader sees the
+old entry or the new one; a killed writer leaves a stray temporary file, swept on a later write.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
-from mdh_creds.cache.locks import FileLocks, make_private_folder
+from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
+from mdh_creds.cache.locks import FileLocks
 from mdh_creds.cache.stored import SUFFIX, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
@@ -25,7 +28,6 @@ from mdh_creds.models import CacheKey
 from mdh_creds.persist import write_atomic
 
 _log = logging.getLogger(__name__)
-_MAX_BYTES = 1 << 20
 
 
 class FileCache:
@@ -36,13 +38,11 @@ class FileCache:
     def __init__(self, folder: Path, clock: Clock = utc_now) -> None:
         self.folder = Path(folder)
         self._clock = clock
-        try:
-            make_private_folder(self.folder)
-        except OSError as exc:
-            raise self._unwritable(exc) from exc
+        prepare_folder(self.folder)
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise self._unwritable(PermissionError("permission denied"))
         self._locks = FileLocks(self.folder)
+        self._locks.prepare()
 
     def __repr__(self) -> str:
         return f"FileCache({str(self.folder)!r})"
@@ -56,17 +56,14 @@ class FileCache:
 
     def load(self, key: CacheKey) -> bytes | None:
         try:
-            with open(self.path_for(key), "rb") as handle:
-                stored = handle.read(_MAX_BYTES + 1)
-        except (FileNotFoundError, IsADirectoryError):
-            return None
+            stored = read_private(self.path_for(key))
         except OSError as exc:
             raise CacheUnavailable(
                 f"cannot read the cache folder {self.folder} ({exc.strerror or exc}): "
                 "fix its permissions or set mdh_cache_dir"
             ) from exc
-        if len(stored) > _MAX_BYTES:
-            _log.debug("cache entry %s is oversized, treated as a miss", key.name)
+        if stored is None:
+            _log.debug("no usable cache entry %s", key.name)
             return None
         return live_body(stored, self._clock())
 
@@ -75,6 +72,7 @@ class FileCache:
             write_atomic(self.path_for(key), pack_entry(sealed, expires_at))
         except OSError as exc:
             raise self._unwritable(exc) from exc
+        sweep_temporary(self.folder)
 
     def delete(self, key: CacheKey) -> None:
         try:

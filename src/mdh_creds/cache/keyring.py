@@ -6,16 +6,18 @@ same header-and-sealed-bytes form the file backend stores (see ``mdh_creds.cache
 Choosing the keyring backend must be fast and must never prompt, so it happens once:
 
 1. ``PYTHON_KEYRING_BACKEND``, when set, names the class to use (an unusable one is an error);
-2. else ``<folder>/keyring-backend`` pins a class path from an earlier run: it is imported and
-   built directly, skipping keyring's detection; a pin that does not import, or names a backend
-   this module rejects, is ignored with a warning and detection runs again;
+2. else ``<folder>/keyring-backend`` pins a class path from an earlier run: it is built directly,
+   skipping keyring's detection. Only keyring's own backends (``PINNABLE``) are ever pinned or
+   read from a pin: nothing found in the cache folder names a module to import. Any other pin is
+   ignored with a warning and detection runs again;
 3. else keyring's detection runs, unusable results are rejected (fail, null, chainer, priority
    below 1, and the file-based ``keyrings.alt``/``keyrings.cryptfile`` backends that may prompt on
-   a terminal), and the chosen class path is pinned atomically.
+   a terminal), and the chosen class path is pinned atomically when it is one of ``PINNABLE``.
 
 A probe read (bounded in time) then checks the keyring answers. Keyring has no listing API, so
 the entry names (no secret) are kept in ``<folder>/keyring-index.json``, rewritten atomically
-under a file lock. Every keyring failure becomes ``CacheUnavailable`` with a one-line reason.
+under a file lock. The pin and the index are read through ``cache.folder.read_private``. Every
+keyring failure becomes ``CacheUnavailable`` with a one-line reason.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mdh_creds.cache.locks import FileLocks, make_private_folder
+from mdh_creds.cache.folder import prepare_folder, read_private
+from mdh_creds.cache.locks import FileLocks
 from mdh_creds.cache.stored import KEYRING_PIN_FILE, KEYRING_SERVICE, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
@@ -53,6 +56,15 @@ _REJECTED = (
     "keyring.backends.chainer.",
     "keyrings.alt.",
     "keyrings.cryptfile.",
+)
+# The backends a pin file may name: keyring's own, so a pin planted in the folder imports nothing.
+PINNABLE = (
+    "keyring.backends.SecretService.Keyring",
+    "keyring.backends.libsecret.Keyring",
+    "keyring.backends.kwallet.DBusKeyring",
+    "keyring.backends.kwallet.DBusKeyringKWallet4",
+    "keyring.backends.macOS.Keyring",
+    "keyring.backends.Windows.WinVaultKeyring",
 )
 _FALLBACK = "set mdh_cache = file"
 _log = logging.getLogger(__name__)
@@ -152,14 +164,9 @@ class KeyringCache:
             import keyring.backend  # noqa: F401
         except ImportError as exc:
             raise CacheUnavailable(f"the keyring package cannot be imported: {_FALLBACK}") from exc
-        try:
-            make_private_folder(self.folder)
-        except OSError as exc:
-            raise CacheUnavailable(
-                f"cannot create {self.folder} for the keyring index ({exc.strerror or exc}): "
-                "set mdh_cache_dir to a writable folder"
-            ) from exc
+        prepare_folder(self.folder)
         self._locks = FileLocks(self.folder)
+        self._locks.prepare()
         self._errors = _failures()
         self._backend, self.backend_path = self._choose_backend()
         self._probe()
@@ -222,18 +229,27 @@ class KeyringCache:
                 )
             return self._build(cls), from_env
         pinned = self._read_text(self.folder / PIN_FILE)
-        if pinned:
+        if pinned in PINNABLE:
             cls = _load_class(pinned)
             if cls is not None and _priority(cls) >= 1:
                 return self._build(cls), pinned
-            _log.warning("ignoring the keyring backend %r pinned in %s", pinned, PIN_FILE)
+        if pinned:
+            _log.warning("ignoring the keyring backend pinned in %s", self.folder / PIN_FILE)
         backend = _detect()
         chosen = class_path(type(backend))
+        self._pin(chosen if chosen in PINNABLE else None, pinned)
+        return backend, chosen
+
+    def _pin(self, chosen: str | None, pinned: str) -> None:
+        """Pin ``chosen`` (or remove a pin that is no longer right), atomically."""
+        path = self.folder / PIN_FILE
         try:
-            write_atomic(self.folder / PIN_FILE, f"{chosen}\n".encode())
+            if chosen is not None:
+                write_atomic(path, f"{chosen}\n".encode())
+            elif pinned:
+                path.unlink(missing_ok=True)
         except OSError as exc:
             _log.warning("cannot pin the keyring backend in %s: %s", self.folder, exc.strerror)
-        return backend, chosen
 
     def _build(self, cls: type) -> Any:
         try:
@@ -263,8 +279,10 @@ class KeyringCache:
 
     @staticmethod
     def _read_text(path: Path) -> str:
+        """A small file of ours in the folder, or ``""`` (absent, not ours, not text)."""
         try:
-            return path.read_text(encoding="utf-8").strip()
+            data = read_private(path, 256 * 1024)
+            return data.decode("utf-8").strip() if data is not None else ""
         except (OSError, UnicodeDecodeError):
             return ""
 

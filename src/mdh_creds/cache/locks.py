@@ -6,37 +6,27 @@ the lock when its holder exits or dies, so a crashed process never wedges the ca
 Every acquisition opens its own ``FileLock`` (``is_singleton=False``, thread-local context), so
 two threads of one process contend exactly like two processes: neither re-enters the other's hold.
 The lock is not re-entrant: acquiring it again from the thread that holds it waits and times out.
+
+The ``locks`` folder must be a real folder of ours (not a link, not open to other writers) and a
+lock file a regular file: anything else makes the backend unavailable (a warning and no cache),
+never a lock taken on, or a truncation of, a file somewhere else.
 """
 
 from __future__ import annotations
 
-import logging
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import filelock
 
+from mdh_creds.cache.folder import prepare_folder
 from mdh_creds.errors import CacheUnavailable, LockTimeout
 from mdh_creds.models import CacheKey
 
-_log = logging.getLogger(__name__)
 _POLL_SECONDS = 0.02
-
-
-def make_private_folder(folder: Path) -> None:
-    """Create ``folder`` (and parents) owner-only; warn, never chmod, when it already exists open.
-
-    Raises ``OSError`` when it cannot be created.
-    """
-    if folder.is_dir():
-        mode = folder.stat().st_mode & 0o777
-        if mode & 0o077:
-            _log.warning("cache folder %s is accessible to others (mode %o)", folder, mode)
-        return
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
 
 
 class FileLocks:
@@ -52,6 +42,15 @@ class FileLocks:
         """The lock file guarding the entry (or resource) called ``name``."""
         return self.folder / f"{name}.lock"
 
+    def prepare(self) -> None:
+        """Create the lock folder, or check it; ``CacheUnavailable`` when it cannot serve."""
+        prepare_folder(self.folder, follow=False, what="lock folder")
+        if not os.access(self.folder, os.W_OK | os.X_OK):
+            raise CacheUnavailable(
+                f"cannot create lock files in {self.folder} (permission denied): "
+                "set mdh_cache_dir to a writable folder"
+            )
+
     def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
         """Hold the lock of ``key`` for the ``with`` block; ``LockTimeout`` after ``timeout`` s."""
         return self.lock_name(key.name, timeout)
@@ -60,13 +59,8 @@ class FileLocks:
     def lock_name(self, name: str, timeout: float) -> Iterator[None]:
         """Hold the lock called ``name`` (an entry or a shared resource) for the ``with`` block."""
         path = self.path_for(name)
-        try:
-            make_private_folder(self.folder)
-        except OSError as exc:
-            raise CacheUnavailable(
-                f"cannot create the lock folder {self.folder}: {exc.strerror or exc}; "
-                "set mdh_cache_dir to a writable folder"
-            ) from exc
+        self.prepare()
+        _check_lock_file(path)
         handle = filelock.FileLock(path, mode=0o600, thread_local=True, is_singleton=False)
         try:
             handle.acquire(timeout=max(0.0, timeout), poll_interval=_POLL_SECONDS)
@@ -83,3 +77,18 @@ class FileLocks:
             yield
         finally:
             handle.release()
+
+
+def _check_lock_file(path: Path) -> None:
+    """A lock file that exists must be a regular file: a link would have ``filelock`` open (and
+    older versions truncate) whatever it points to."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise CacheUnavailable(f"cannot use the lock file {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise CacheUnavailable(
+            f"the lock file {path} is not a regular file: remove it, or set mdh_cache_dir"
+        )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from mdh_creds.cache.folder import is_private_folder, read_private
 from mdh_creds.cache.stored import (
     KEYRING_PIN_FILE,
     KEYRING_SERVICE,
@@ -62,6 +63,8 @@ def _profile_flag(argv: Sequence[str]) -> str | None:
         profile = args[0].split("=", 1)[1]
     elif args:
         raise _NotHere("options the fast path does not handle")
+    if len(args) == 2 and profile is not None and profile.startswith("-"):
+        raise _NotHere("argparse takes '--profile -x' for two options: the full command says so")
     return profile or None
 
 
@@ -97,9 +100,13 @@ def _stored_entry(
 ) -> bytes:
     """The stored bytes of entry ``name``, from the file cache or the Secret Service."""
     cache = settings["cache"]
+    if not is_private_folder(folder):
+        raise _NotHere("a cache folder the full command warns about or refuses")
     if cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)):
-        with open(os.path.join(folder, name + SUFFIX), "rb") as handle:
-            return handle.read()
+        stored = read_private(os.path.join(folder, name + SUFFIX))
+        if stored is None:
+            raise _NotHere("no usable entry")
+        return stored
     if cache in ("keyring", "auto") and _pinned_secret_service(environ, folder):
         return _secret_service_entry(name)
     raise _NotHere("a cache the fast path does not read")
@@ -109,11 +116,8 @@ def _pinned_secret_service(environ: Mapping[str, str], folder: str) -> bool:
     """True when the keyring cache would use the Secret Service backend without detection."""
     chosen = environ.get("PYTHON_KEYRING_BACKEND", "").strip()
     if not chosen:
-        try:
-            with open(os.path.join(folder, KEYRING_PIN_FILE), encoding="utf-8") as handle:
-                chosen = handle.read().strip()
-        except OSError:
-            return False
+        pinned = read_private(os.path.join(folder, KEYRING_PIN_FILE), 4096)
+        chosen = pinned.decode("utf-8", "replace").strip() if pinned else ""
     return chosen == SECRET_SERVICE_BACKEND
 
 

@@ -113,14 +113,17 @@ def default_cache_dir(environ: Mapping[str, str]) -> str:
 
 
 def remembers_file_cache(folder: str) -> bool:
-    """True while ``mdh_cache=auto`` recently found no keyring and settled on the file cache."""
+    """True while ``mdh_cache=auto`` recently found no keyring and settled on the file cache
+    (the marker is read as every file in the cache folder is: ``cache.folder.read_private``)."""
     import time
 
-    choice = os.path.join(folder, AUTO_CHOICE_FILE)
+    from mdh_creds.cache.folder import read_private_with_status
+
     try:
-        with open(choice, encoding="utf-8") as handle:
-            remembered = handle.read().strip()
-        recent = time.time() - os.stat(choice).st_mtime < AUTO_RECHECK
+        found = read_private_with_status(os.path.join(folder, AUTO_CHOICE_FILE), 64)
     except OSError:
         return False
-    return remembered == "file" and recent
+    if found is None:
+        return False
+    remembered, info = found
+    return remembered.strip() == b"file" and time.time() - info.st_mtime < AUTO_RECHECK
