@@ -15,8 +15,8 @@ from typing import Any, cast
 from mdh_creds.errors import ConfigError
 from mdh_creds.settings import specs
 from mdh_creds.settings.profiles import load_profile
-from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
-from mdh_creds.settings.specs import SPEC_BY_NAME
+from mdh_creds.settings.sources import Layer, config_file, pick, read_all, select_profile
+from mdh_creds.settings.specs import SPEC_BY_NAME, SPECS
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,9 @@ class Setting:
     value: Any
     source: str
     secret: bool = False
+
+    def __repr__(self) -> str:
+        return f"Setting({self.name!r}, {self.shown()!r}, source={self.source!r})"
 
     def shown(self) -> str:
         """The value for humans: secrets masked."""
@@ -171,6 +174,7 @@ def parse_settings(
         loaded = load_profile(str(path), profile)
         found, profile_keys = loaded is not None, loaded or {}
     origin = f"profile {profile} of {path}"
+    refuse_pasted_keys(flags, layers, profile_keys, origin)
     items = {
         name: Setting(name, value, source, SPEC_BY_NAME[name].secret)
         for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()
@@ -179,6 +183,30 @@ def parse_settings(
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     region = region or profile_keys.get("region") or None
     return Settings(profile, path, found, items, is_local, region)
+
+
+def refuse_pasted_keys(
+    flags: Mapping[str, Any],
+    layers: list[Layer],
+    profile_keys: Mapping[str, str],
+    origin: str,
+) -> None:
+    """A private key where a path or a name belongs: exit 3 naming the setting and its source,
+    never the text (the parsers refuse it too, but their message would quote it)."""
+    from mdh_creds.mdh.pem import looks_like_key
+
+    for spec in SPECS:
+        text, source = pick(spec, flags, layers, profile_keys, origin)
+        if spec.secret or text is None or not looks_like_key(text):
+            continue
+        try:
+            spec.parse(text)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{spec.key} (from {source}): {exc}: keep the key in a file of its own "
+                "(chmod 600) and set mdh_private_key_file to its path, or pass the key in "
+                "MDH_PRIVATE_KEY"
+            ) from None
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:

@@ -39,7 +39,9 @@ class Spec:
         in_profile: bool = True,
         secret: bool = False,
     ) -> None:
-        self.name, self.env, self.parse, self.default = name, env, parse, default
+        what = "path" if name.endswith(("_file", "_dir")) else "value"
+        self.name, self.env, self.default = name, env, default
+        self.parse = parse if secret else values.refusing_keys(parse, what)
         self.in_profile, self.secret = in_profile, secret
 
     @property

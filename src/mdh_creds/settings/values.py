@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 _MAX_TEXT = 16_384  # characters: room for a pasted PEM key, no room for a pasted file
+PASTED_KEY = "this looks like a private key, not a {what}"
+T = TypeVar("T")
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+def refusing_keys(parse: Callable[[str], T], what: str = "value") -> Callable[[str], T]:
+    """``parse``, refusing text that holds a private key (DESIGN 6: a setting that is not the key
+    never carries one, so it is never echoed, shown by ``status`` or written by ``configure``)."""
+
+    def checked(text: str) -> T:
+        from mdh_creds.mdh.pem import looks_like_key
+
+        if looks_like_key(text):
+            raise ValueError(PASTED_KEY.format(what=what))
+        return parse(text)
+
+    return checked
 
 
 def parse_text(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mdh_creds.cli.context import Context
 from mdh_creds.errors import ConfigError
+from mdh_creds.mdh.pem import looks_like_key
 from mdh_creds.settings import awsconfig
 from mdh_creds.settings.model import config_file_path
 from mdh_creds.settings.profiles import parse_profile
@@ -75,10 +76,16 @@ def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
             continue
         text = str(flags[spec.name]).strip()
         try:
+            spec.parse(text)  # a pasted key is refused first, in words that do not quote it
             if any(not ch.isprintable() for ch in text):
                 raise ValueError("it must be one line of printable characters")
-            spec.parse(text)
         except ValueError as exc:
+            if looks_like_key(text):
+                raise ConfigError(
+                    f"{spec.key} (from flag {spec.flag}): {exc}: configure never writes a key "
+                    "into a config file; save it in a file of its own (chmod 600) and pass "
+                    "--private-key-file PATH"
+                ) from None
             raise ConfigError(
                 f"invalid {spec.key} = {text!r} (from flag {spec.flag}): {exc}"
             ) from None
