@@ -266,3 +266,60 @@ def test_status_warns_about_shadowing_static_keys(world: World) -> None:
     assert "old" not in result.out.replace("hold", "")
     report = json.loads(world.main("status", "--json").out)
     assert len(report["warnings"]) == 1
+
+
+# --- configure writes only files botocore reads as we do -------------------------------------
+
+
+def botocore_profile(world: World, name: str) -> dict[str, Any]:
+    return dict(load_config(str(world.config))["profiles"][name])
+
+
+@pytest.mark.parametrize(
+    "header", ["[profile  mdh]", '[profile "mdh"]', "[profile\tmdh]", "[profile 'mdh']"]
+)
+def test_the_section_botocore_reads_is_the_one_edited(world: World, header: str) -> None:
+    """A header botocore takes for profile mdh is edited in place: no second section appended
+    (it would hide the first from botocore, or be hidden by it)."""
+    world.config.write_text(f"{header}\nregion = eu-west-1\n")
+    configure(world, "--profile", "mdh", "--retries", "3")
+    text = world.config.read_text()
+    assert text.count("[") == 1
+    assert text.startswith(f"{header}\nregion = eu-west-1\n")
+    profile = botocore_profile(world, "mdh")
+    assert profile["mdh_retries"] == "3"
+    assert profile["credential_process"] == "mdh-creds process --profile mdh"
+    assert profile["region"] == "eu-west-1"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "[profile default]\nregion = a\n\n[default]\nregion = b\n",
+        "[default]\nregion = b\n\n[profile default]\nregion = a\n",
+    ],
+)
+def test_default_goes_where_botocore_reads_default(world: World, layout: str) -> None:
+    world.config.write_text(layout)
+    configure(world, "--profile", "default", "--timeout", "7")
+    profile = botocore_profile(world, "default")
+    assert profile["mdh_timeout"] == "7"
+    assert profile["region"] == ("b" if layout.startswith("[profile") else "a")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "[profile mdh]\nregion = a\n\n[profile mdh]\nregion = b\n",
+        "[profile mdh]\nregion = a\nregion = b\n",
+        "[profile mdh]\nregion = a\nnot a key line\n",
+    ],
+)
+def test_a_file_botocore_refuses_is_refused_and_kept(world: World, broken: str) -> None:
+    world.config.write_text(broken)
+    for args in (["configure", "--profile", "mdh", "--retries", "3"], ["process"], ["status"]):
+        result = world.main(*args)
+        assert result.code == 3, result.err
+        assert "cannot be parsed" in result.err and "botocore refuses" in result.err
+        assert len(result.err.splitlines()) == 1
+    assert world.config.read_text() == broken

@@ -80,10 +80,6 @@ def find_section(text: str, name: str) -> Section | None:
     return next((s for s in parse_sections(split_lines(text)) if s.name == name), None)
 
 
-def section_names(text: str) -> list[str]:
-    return [section.name for section in parse_sections(split_lines(text))]
-
-
 def section_keys(text: str, name: str) -> list[str]:
     """The keys of the first section called ``name`` (empty if there is none)."""
     section = find_section(text, name)

@@ -1,10 +1,13 @@
 """The one reader of INI lines for the AWS config and credentials files.
 
 It follows the line rules of ``configparser`` (CPython ``RawConfigParser._read``), which botocore
-uses: comment lines start with ``#`` or ``;``; a header is ``[name]`` at the start of a line; a
-key line holds ``=`` or ``:``, the key lowercased; a line indented deeper than the key line before
-it continues that key's value; a blank line inside a value is kept as an empty line. Light:
-the cache-hit fast path reads the profile through it (no configparser, no re).
+uses: lines end only at ``\n``, ``\r\n`` or ``\r`` (a file object's universal newlines, not
+``str.splitlines``, which also ends a line at a form feed or U+2028); comment lines start with
+``#`` or ``;``; a header is ``[name]`` at the start of a line; a key line holds ``=`` or ``:``,
+the key lowercased; a line indented deeper than the key line before it continues that key's value;
+a blank line inside a value is kept as an empty line. "Whitespace" is Python's (``str.strip``), as
+configparser's. Light: the cache-hit fast path reads the profile through it (no configparser, no
+re).
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ SECTION, KEY, CONTINUATION, BLANK, STRAY = "section", "key", "continuation", "bl
 # One meaningful line: (index, kind, name of the header or key, value). A plain tuple: a
 # NamedTuple costs a millisecond to define on the cache-hit path.
 Line = tuple[int, str, str, str]
+
+
+def split_text(text: str) -> list[str]:
+    """The lines of ``text`` as a file opened in text mode yields them (universal newlines)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def header_of(stripped: str) -> str | None:

@@ -19,7 +19,7 @@ from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.pem import looks_like_key
 from mdh_creds.settings import awsconfig
 from mdh_creds.settings.model import config_file_path
-from mdh_creds.settings.profiles import parse_profile
+from mdh_creds.settings.profiles import parse_profile, profile_section
 from mdh_creds.settings.sources import select_profile
 from mdh_creds.settings.specs import SPECS
 
@@ -93,11 +93,14 @@ def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def section_name(text: str, profile: str) -> str:
-    """The header of the profile: ``profile P``; for ``default`` the one settings read first."""
-    if profile != "default":
-        return f"profile {profile}"
-    return "profile default" if "profile default" in awsconfig.section_names(text) else "default"
+def section_name(text: str, profile: str, origin: str) -> str:
+    """The section botocore reads the profile from (``[profile  P]`` and ``[profile "P"]``
+    included; of two, the later), else a new ``[profile P]`` (``[default]`` for default).
+    ``ConfigError`` when botocore would refuse the file: nothing is written then."""
+    found = profile_section(text, profile, origin=origin)
+    if found is not None:
+        return found
+    return "default" if profile == "default" else f"profile {profile}"
 
 
 def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool:
@@ -105,12 +108,13 @@ def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool
     old = awsconfig.read_text(config)
     text = old or ""
     process = {"credential_process": f"mdh-creds process --profile {profile}"}
-    new = awsconfig.update_section(text, section_name(text, profile), values, process)
+    section = section_name(text, profile, str(config))
+    new = awsconfig.update_section(text, section, values, process)
     read_back = parse_profile(new, profile, origin=str(config)) or {}
     if any(read_back.get(key) != value for key, value in values.items()):
         raise ConfigError(
             f"profile {profile} in {config} is laid out in a way mdh-creds cannot edit "
-            "safely (a duplicate section?): edit it by hand"
+            "safely: edit it by hand"
         )
     if new == old:
         return False
