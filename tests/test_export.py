@@ -7,7 +7,6 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import re
 import shutil
 import subprocess
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ import pytest
 from conftest import World
 from mdh_creds.formats import to_export
 from mdh_creds.models import TemporaryCredentials
+from powershell_grammar import read_assignments
 
 VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -138,13 +138,8 @@ def test_windows_cmd_text(world: World, exported: dict[str, str]) -> None:
 
 
 def read_powershell(lines: list[str]) -> dict[str, str]:
-    """Undo PowerShell single quoting: ``$Env:NAME = '...'`` with ``''`` for one quote."""
-    found = {}
-    for line in lines:
-        match = re.fullmatch(r"\$Env:([A-Z_]+) = '((?:[^']|'')*)'", line)
-        assert match, line
-        found[match.group(1)] = match.group(2).replace("''", "'")
-    return found
+    """``$Env:NAME = ...`` lines read with PowerShell's grammar (``powershell_grammar``)."""
+    return read_assignments(lines)
 
 
 HOSTILE = TemporaryCredentials(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mdh_creds.models import TemporaryCredentials
 
 EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
-_CMD_SAFE = re.compile(r"^[A-Za-z0-9+/=_.:,@-]*$")
+_CMD_SAFE = re.compile(r"[A-Za-z0-9+/=_.:,@-]*")
 
 
 def process_json(
@@ -68,36 +68,86 @@ def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str,
     return variables
 
 
-def _sh_quote(value: str) -> str:
-    import shlex  # only for exports: the fast path imports this module for process_json
-
-    return shlex.quote(value)
-
-
-def _fish_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _powershell_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _writable(value: str, shell: str) -> str:
+    """Refuse what no shell variable can hold: NUL (C strings end there) and lone surrogates
+    (not Unicode, so not writable as UTF-8)."""
+    if "\x00" in value:
+        raise ValueError(f"a value holds a NUL character, which no {shell} variable can hold")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("a value holds a lone surrogate, which is not text: use --format json")
+    return value
 
 
-def _cmd_value(value: str) -> str:
-    # cmd.exe has no quoting that is safe for every character: refuse rather than mangle.
-    if not _CMD_SAFE.match(value):
+def quote_sh(value: str) -> str:
+    """POSIX sh, bash, zsh, dash (XCU 2.2.2): inside ``'...'`` every character stands for itself
+    and only ``'`` ends the string, so a quote is written ``'\\''`` (close, escaped, reopen)."""
+    return "'" + _writable(value, "shell").replace("'", "'\\''") + "'"
+
+
+def quote_fish(value: str) -> str:
+    """fish (its manual, "Quotes"): inside ``'...'`` the only escapes are ``\\\\`` and
+    ``\\'``; every other character, a newline or a lone backslash included, stands for itself."""
+    escaped = _writable(value, "fish").replace("\\", "\\\\").replace("'", "\\'")
+    return "'" + escaped + "'"
+
+
+def quote_powershell(value: str) -> str:
+    """A PowerShell expression for ``value``, in printable ASCII only.
+
+    PowerShell's tokenizer (``ScanStringLiteral``, ``CharExtensions.IsSingleQuote``) ends a
+    single-quoted string at ``'`` and at U+2018 to U+201B, two in a row standing for one. So
+    printable ASCII runs go in single quotes with ``'`` doubled, and every other character is
+    ``[char]0xHHHH`` (its UTF-16 code units), joined with ``+``: the four typographic quotes
+    never appear raw, and neither does any non-ASCII byte, which Windows PowerShell may decode
+    in a legacy code page (in cp1252 the UTF-8 byte 0x91 of a harmless letter is U+2018). The
+    first operand is always a string, so ``+`` concatenates.
+    """
+    parts: list[str] = []
+    run = ""
+    for ch in _writable(value, "PowerShell"):
+        if " " <= ch <= "~":
+            run += "''" if ch == "'" else ch
+            continue
+        if run or not parts:
+            parts.append(f"'{run}'")
+        run = ""
+        data = ch.encode("utf-16-be")
+        parts += [f"[char]0x{data[i : i + 2].hex().upper()}" for i in range(0, len(data), 2)]
+    if run or not parts:
+        parts.append(f"'{run}'")
+    return " + ".join(parts)
+
+
+def quote_cmd(value: str) -> str:
+    """cmd.exe has no quoting that is safe for every character (``%``, ``^``, ``!`` with delayed
+    expansion, ``"``...): only plainly safe values are written, anything else is refused."""
+    if not _CMD_SAFE.fullmatch(value):  # match() would let a trailing newline through
         raise ValueError(
             "a value holds characters cmd.exe cannot take safely; use --format powershell"
         )
     return value
 
 
+def _ini_value(value: str) -> str:
+    """A value configparser (and so botocore) reads back unchanged on one line: it strips
+    whitespace around a value and ends a line at CR or LF."""
+    if value != _writable(value, "INI").strip() or "\n" in value or "\r" in value:
+        raise ValueError("a value cannot be written into an INI file unchanged; use --format json")
+    return value
+
+
 _LINE: dict[str, Callable[[str, str], str]] = {
-    "env": lambda k, v: f"export {k}={_sh_quote(v)}",
-    "env-no-export": lambda k, v: f"{k}={_sh_quote(v)}",
-    "fish": lambda k, v: f"set -gx {k} {_fish_quote(v)};",
-    "powershell": lambda k, v: f"$Env:{k} = {_powershell_quote(v)}",
-    "windows-cmd": lambda k, v: f'set "{k}={_cmd_value(v)}"',
+    "env": lambda k, v: f"export {k}={quote_sh(v)}",
+    "env-no-export": lambda k, v: f"{k}={quote_sh(v)}",
+    "fish": lambda k, v: f"set -gx {k} {quote_fish(v)};",
+    "powershell": lambda k, v: f"$Env:{k} = {quote_powershell(v)}",
+    "windows-cmd": lambda k, v: f'set "{k}={quote_cmd(v)}"',
 }
+
+
+def export_line(fmt: str, name: str, value: str) -> str:
+    """One variable in a shell format: ``ValueError`` when the shell cannot hold ``value``."""
+    return _LINE[fmt](name, value)
 
 
 def to_export(creds: TemporaryCredentials, fmt: str, region: str | None, profile: str) -> str:
@@ -108,13 +158,15 @@ def to_export(creds: TemporaryCredentials, fmt: str, region: str | None, profile
             data["Region"] = region
         return json.dumps(data, indent=2) + "\n"
     if fmt == "ini":
+        if not profile.isprintable() or "]" in profile:
+            raise ValueError("the profile name cannot be an INI section header")
         lines = [
             f"[{profile}]",
-            f"aws_access_key_id = {creds.access_key_id}",
-            f"aws_secret_access_key = {creds.secret_access_key}",
-            f"aws_session_token = {creds.session_token}",
+            f"aws_access_key_id = {_ini_value(creds.access_key_id)}",
+            f"aws_secret_access_key = {_ini_value(creds.secret_access_key)}",
+            f"aws_session_token = {_ini_value(creds.session_token)}",
         ]
-        lines += [f"region = {region}"] if region else []
+        lines += [f"region = {_ini_value(region)}"] if region else []
         return "\n".join(lines) + "\n"
-    render = _LINE[fmt]
-    return "".join(render(k, v) + "\n" for k, v in to_environment(creds, region).items())
+    variables = to_environment(creds, region).items()
+    return "".join(export_line(fmt, k, v) + "\n" for k, v in variables)
