@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -207,3 +208,25 @@ def test_damaged_index_lists_nothing(
     assert list(cache.list_keys()) == []
     cache.save(KEY, SEALER.seal(KEY, {"v": 1}), LATER)
     assert list(cache.list_keys()) == [KEY]
+
+
+def test_a_planted_pin_is_never_imported(
+    detecting: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DESIGN 6: nothing found in the cache folder is imported. The pin names a module that is
+    importable (on sys.path) and would leave a mark: only keyring's own backends are taken."""
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    mark = tmp_path / "imported"
+    (planted / "mdh_planted_pin.py").write_text(
+        f"open({str(mark)!r}, 'w').close()\nclass Keyring:\n    priority = 10\n"
+    )
+    monkeypatch.syspath_prepend(str(planted))
+    folder = tmp_path / "cache"
+    folder.mkdir(mode=0o700)
+    (folder / PIN_FILE).write_text("mdh_planted_pin.Keyring\n")
+    cache = KeyringCache(folder)
+    assert "mdh_planted_pin" not in sys.modules
+    assert not mark.exists()
+    assert cache.backend_path == SECRET_SERVICE_BACKEND
+    assert (folder / PIN_FILE).read_text().strip() == SECRET_SERVICE_BACKEND
