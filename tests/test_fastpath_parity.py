@@ -3,11 +3,14 @@ name for any environment and profile: a differential property test over the shar
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import Result, World
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.cli import fastpath
 from mdh_creds.errors import ConfigError
@@ -107,3 +110,53 @@ def test_fast_and_full_paths_read_the_same_settings_and_identity(
         names = {CacheKey.for_identity(identity, KIND_CREDENTIALS).name}
         names.add(CacheKey.for_identity(fast_identity(fast) or {}, KIND_CREDENTIALS).name)
         assert len(names) == 1
+
+
+# --- the console script (fast path first) and the full command give the same answer --------
+
+
+def both(world: World, *args: str, **env: str) -> tuple[Result, Result]:
+    """The console script as a real process, and the full command alone, in this process."""
+    return world.run(*args, **env), world.main(*args, **env)
+
+
+def test_a_profile_named_like_an_option(world: World) -> None:
+    """``--profile --version`` is a usage error for argparse: the fast path must not serve
+    the cached entry of a profile called ``--version`` instead."""
+    text = world.config.read_text().replace("[profile mdh]", "[profile --version]")
+    world.config.write_text(text)
+    served = world.run("process", "--profile=--version")
+    assert served.code == 0, served.err
+    script, full = both(world, "--profile", "--version")
+    assert (script.code, script.out, script.err) == (full.code, full.out, full.err)
+    assert full.code == 2 and "expected one argument" in full.err
+    script, full = both(world, "--profile=--version")
+    assert script.code == full.code == 0 and script.out == served.out
+
+
+def test_an_unknown_user_in_the_cache_folder(world: World) -> None:
+    first = world.run("process")
+    assert first.code == 0
+    world.write_profile(mdh_cache_dir="~nosuchuser-mdh-creds/cache")
+    script, full = both(world, "process")
+    assert (script.code, script.out, script.err) == (full.code, full.out, full.err)
+    assert full.code == 3 and "its ~user part names no known user" in full.err
+    script, full = both(world, "process", XDG_CACHE_HOME="~nosuchuser-mdh-creds")
+    assert (script.code, script.out, script.err) == (full.code, full.out, full.err)
+
+
+@pytest.mark.parametrize(
+    ("mode", "warning"), [(0o777, "other users can write"), (0o755, "readable")]
+)
+def test_a_cache_folder_open_to_others(world: World, mode: int, warning: str) -> None:
+    """The full command refuses a folder others can write to and warns about one they can
+    read; the fast path serves neither, so the console script says the same."""
+    first = world.run("process")
+    assert first.code == 0
+    os.chmod(world.cache_dir, mode)
+    script = world.run("process")
+    full = world.main("process")
+    assert script.code == full.code == 0
+    assert warning in script.err and script.err == full.err
+    exchanges = world.emulator.count("exchange")
+    assert exchanges == (3 if mode == 0o777 else 1)  # refused: no cache; readable: still used
