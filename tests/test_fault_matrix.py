@@ -8,6 +8,7 @@ cache afterwards, and that no secret reached stderr, stdout (beyond the credenti
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -321,6 +322,89 @@ def killed_lock_holder(case: Case) -> None:
         world.emulator.set_answer_override("exchange", None)
     assert holder.returncode == -signal.SIGKILL
     case.subprocess = True  # the second contender is a process of its own too
+
+
+# --- setups: hostile or broken files (the cache folder, the lock folder, the profile) --------
+
+
+def as_process(case: Case) -> None:
+    """Run the console script as a real process: the cache-hit fast path first."""
+    case.subprocess = True
+
+
+def entry_replaced_by(kind: str) -> Setup:
+    """After a first run, the credentials entry becomes a FIFO, a link or a 1 GiB file."""
+
+    def setup(case: Case) -> None:
+        (entry,) = case.world.cache_dir.glob("credentials-*.bin")
+        entry.unlink()
+        if kind == "fifo":
+            os.mkfifo(entry)
+        elif kind == "link":
+            entry.symlink_to("/dev/zero")
+        else:
+            with open(entry, "wb") as handle:
+                handle.truncate(1 << 30)  # sparse
+
+    return setup
+
+
+def locks_as(kind: str) -> Setup:
+    def setup(case: Case) -> None:
+        folder = case.world.cache_dir
+        folder.mkdir(mode=0o700)
+        if kind == "file":
+            (folder / "locks").write_text("not a folder\n")
+        else:
+            elsewhere = case.world.tmp / "elsewhere"
+            elsewhere.mkdir(mode=0o700)
+            (folder / "locks").symlink_to(elsewhere)
+
+    return setup
+
+
+def open_cache_folder(case: Case) -> None:
+    case.world.cache_dir.mkdir()
+    os.chmod(case.world.cache_dir, 0o777)
+
+
+def pasted_key(setting: str) -> Setup:
+    def setup(case: Case) -> None:
+        pem = case.world.account.key_pair.private_pem.strip()
+        case.world.write_profile(**{setting: " ".join(pem.splitlines())})
+
+    return setup
+
+
+def configure_with_pasted_key(case: Case) -> None:
+    pem = case.world.account.key_pair.private_pem.strip()
+    case.args = ["configure", "--profile", "mdh", "--private-key-file", " ".join(pem.splitlines())]
+    case.notes["config"] = case.world.config.read_bytes()
+
+
+def config_unchanged(case: Case, result: Result) -> None:
+    assert case.world.config.read_bytes() == case.notes["config"]
+
+
+def killed_writer_left_a_temporary_file(case: Case) -> None:
+    case.world.cache_dir.mkdir(mode=0o700)
+    leftover = case.world.cache_dir / ".tmp-killed.part"
+    leftover.write_bytes(b"half an entry")
+    hour_ago = time.time() - 3600
+    os.utime(leftover, (hour_ago, hour_ago))
+    case.notes["leftover"] = leftover
+
+
+def leftover_swept(case: Case, result: Result) -> None:
+    assert not case.notes["leftover"].exists()
+
+
+def config_text(change: Callable[[str], str]) -> Setup:
+    def setup(case: Case) -> None:
+        config = case.world.config
+        config.write_text(change(config.read_text()))
+
+    return setup
 
 
 # --- extra checks ---------------------------------------------------------------------------
@@ -735,23 +819,138 @@ FAULTS: list[Fault] = [
         False,
         UNCHANGED,
     ),
+    # Hostile or broken files: the cache folder, the lock folder, the profile, a pasted key.
+    Fault(
+        "FIFO in place of the cache entry",
+        steps(first_run, entry_replaced_by("fifo"), as_process),
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("exchange", 2),
+    ),
+    Fault(
+        "cache entry links to /dev/zero",
+        steps(first_run, entry_replaced_by("link"), as_process),
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("exchange", 2),
+    ),
+    Fault(
+        "cache entry of 1 GiB",
+        steps(first_run, entry_replaced_by("huge"), as_process),
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("exchange", 2),
+    ),
+    Fault(
+        "cache folder writable by others",
+        steps(open_cache_folder, as_process),
+        0,
+        "other users can write to it (mode 777)",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "lock folder is a file",
+        locks_as("file"),
+        0,
+        "lock folder",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "lock folder is a symbolic link",
+        locks_as("link"),
+        0,
+        "it is a symbolic link",
+        True,
+        ABSENT,
+    ),
+    Fault(
+        "private key pasted as mdh_private_key_file",
+        pasted_key("mdh_private_key_file"),
+        3,
+        "this looks like a private key, not a path",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "private key pasted as mdh_cache_dir",
+        pasted_key("mdh_cache_dir"),
+        3,
+        "this looks like a private key, not a path",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "configure with a key as --private-key-file",
+        configure_with_pasted_key,
+        3,
+        "configure never writes a key into a config file",
+        False,
+        ABSENT,
+        check=config_unchanged,
+    ),
+    Fault(
+        "temporary file left by a killed writer",
+        killed_writer_left_a_temporary_file,
+        0,
+        None,
+        True,
+        STORED,
+        check=leftover_swept,
+    ),
+    Fault(
+        "profile section repeated",
+        config_text(lambda text: text + "\n[profile mdh]\nregion = us-west-2\n"),
+        3,
+        "repeats the section",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "profile header with two spaces or quotes",
+        config_text(lambda text: text.replace("[profile mdh]", '[profile  "mdh"]')),
+        0,
+        None,
+        True,
+        STORED,
+    ),
+    Fault(
+        "form feed and U+2028 inside a profile value",
+        config_text(lambda text: text + "description = page\x0cbreak\u2028line\n"),
+        0,
+        None,
+        True,
+        STORED,
+    ),
 ]
 
 
 # --- the test -------------------------------------------------------------------------------
 
 
+def readable(path: Path) -> bool:
+    """A regular file small enough to read (a planted FIFO, link or huge file is not)."""
+    return path.is_file() and not path.is_symlink() and path.stat().st_size <= 1 << 20
+
+
 def entries(folder: Path) -> dict[str, bytes]:
     """Every cache entry file in ``folder``: name -> bytes."""
     if not folder.is_dir():
         return {}
-    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.bin"))}
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.bin")) if readable(path)}
 
 
 def every_file(folder: Path) -> Iterator[bytes]:
     if folder.is_dir():
         for path in folder.rglob("*"):
-            if path.is_file():
+            if readable(path):
                 yield path.read_bytes()
 
 
@@ -868,6 +1067,6 @@ def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
     """The table itself: names are unique and each outcome the contract names is present."""
     names = [f.name for f in FAULTS]
     assert len(names) == len(set(names))
-    assert {f.code for f in FAULTS} == {0, 4, 5}
+    assert {f.code for f in FAULTS} == {0, 3, 4, 5}
     assert {f.cache for f in FAULTS} == {STORED, ABSENT, UNCHANGED}
     assert any(f.served and f.message for f in FAULTS)
