@@ -75,6 +75,19 @@ def test_fifos_in_place_of_every_file_of_the_folder_hang_nothing(world: World) -
     assert world.emulator.count("exchange") == 1  # the second process was a cache hit
 
 
+@pytest.mark.timeout(120)
+def test_fifos_in_place_of_the_key_and_the_aws_files_hang_nothing(world: World) -> None:
+    fifo = world.tmp / "fifo"
+    os.mkfifo(fifo)
+    world.write_profile(mdh_private_key_file=str(fifo))
+    result = world.run("process", timeout=60)
+    assert result.code == 3 and "is not a regular file" in result.err, result.err
+    result = world.run("status", timeout=60, AWS_SHARED_CREDENTIALS_FILE=str(fifo))
+    assert "is not a regular file" in result.out
+    result = world.run("process", timeout=60, AWS_CONFIG_FILE=str(fifo))
+    assert result.code == 3, result.err  # no config file, as botocore sees it: nothing set
+
+
 def test_a_planted_marker_link_is_replaced_not_written_through(world: World) -> None:
     precious = world.tmp / "precious"
     precious.write_text("mine\n")

@@ -11,6 +11,7 @@ gives the same answer (and every error message).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
@@ -148,6 +149,8 @@ def _key_material(settings: Mapping[str, Any]) -> bytes:
     if text is None:
         path = settings["private_key_file"]
         info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotHere("not a regular file: the full command says so")
         if os.name == "posix" and info.st_mode & 0o077:
             raise _NotHere("loose permissions: the full command warns about them")
         if info.st_size > _MAX_KEY_BYTES:

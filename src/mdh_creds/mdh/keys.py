@@ -45,6 +45,8 @@ def load_private_key_file(path: Path, source: str) -> PrivateKey:
     """Read a key file; warn, as ssh does, when group or others may read it."""
     try:
         info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would hang the read, a device never end
+            raise PrivateKeyError(f"the private key file {path} is not a regular file")
         if info.st_size > _MAX_KEY_BYTES:
             raise PrivateKeyError(f"the private key file {path} is too large to be a key")
         text = path.read_text(encoding="utf-8")

@@ -169,6 +169,8 @@ def credentials_file_path(environ: Mapping[str, str]) -> Path:
 
 def read_text(path: Path) -> str | None:
     """The file's text with its line endings untouched; ``None`` if it does not exist."""
+    if path.exists() and not path.is_file():  # a FIFO would hang the read
+        raise ConfigError(f"cannot read {path}: it is not a regular file")
     try:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
