@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mdh_creds.cache.folder import prepare_folder, read_private
+from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
 from mdh_creds.cache.stored import KEYRING_PIN_FILE, KEYRING_SERVICE, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
@@ -304,6 +304,7 @@ class KeyringCache:
             names = names | {name} if present else names - {name}
             try:
                 write_atomic(self.folder / INDEX_FILE, json.dumps(sorted(names)).encode())
+                sweep_temporary(self.folder)
             except OSError as exc:
                 raise CacheUnavailable(
                     f"cannot write {self.folder / INDEX_FILE} ({exc.strerror or exc}): "
