@@ -56,7 +56,8 @@ class Settings:
 
     @property
     def private_key_file(self) -> Path | None:
-        return cast("Path | None", self.items["private_key_file"].value)
+        value = self.items["private_key_file"].value
+        return None if value is None else Path(value)
 
     @property
     def secret_id(self) -> str | None:
@@ -100,7 +101,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path | None:
-        return cast("Path | None", self.items["cache_dir"].value)
+        value = self.items["cache_dir"].value
+        return None if value is None else Path(value)
 
     @property
     def dynamodb_table(self) -> str:
