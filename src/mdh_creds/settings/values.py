@@ -24,6 +24,14 @@ def parse_text(text: str) -> str:
     return value
 
 
+def parse_printable(text: str) -> str:
+    """One line of printable characters (any script): a client id or secret."""
+    value = parse_text(text)
+    if not value.isprintable():
+        raise ValueError("it must be one line of printable characters")
+    return value
+
+
 def parse_header_value(text: str) -> str:
     value = parse_text(text)
     if len(value) > 256 or any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in value):
