@@ -425,3 +425,27 @@ def test_configure_writes_an_api_profile_without_credential_process(api: Deploym
     token = api.main("token", "--profile", "api", **env)
     assert token.code == 0, token.err
     assert api.emulator.token_client(token.out.strip()) == api.client_id
+
+
+def test_no_secret_in_any_log_output_or_cache_file(api: Deployment) -> None:
+    tokens: list[str] = []
+
+    def record(answer: dict[str, Any]) -> dict[str, Any]:
+        tokens.append(str(answer["access_token"]))
+        return answer
+
+    api.emulator.set_answer_override("client_token", record)
+    runs = [api.run("token", "--debug", "--force-refresh")]
+    runs += [api.run(*argv, "--debug") for argv in (["status"], ["process"], ["clear"])]
+    runs.append(api.run("token", "--debug", MDH_CLIENT_AUTH="post"))
+    api.emulator.fail("client_token", 503, times=3)
+    runs.append(api.run("token", "--debug", "--force-refresh"))
+    runs.append(api.run("token", "--debug", CONSUMER_SECRET="a-wrong-secret-value"))
+    assert [r.code for r in runs] == [0, 0, 3, 0, 0, 5, 4]
+    assert len(tokens) == 2 and "DEBUG" in runs[0].err
+    shown = [r.err for r in runs] + [r.out for r in runs[1:4]]
+    shown += [p.read_bytes().decode("latin-1") for p in api.tmp.rglob("*") if p.is_file()]
+    encoded = base64.b64encode(f"{api.client_id}:{api.client_secret}".encode()).decode()
+    for secret in (api.client_secret, encoded, "a-wrong-secret-value", *tokens):
+        for text in shown:
+            assert secret not in text
