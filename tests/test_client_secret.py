@@ -249,10 +249,9 @@ def test_is_local_means_localstack_unless_an_endpoint_is_set(sdk: Deployment) ->
     local = aws_client("secretsmanager", settings, {"IS_LOCAL": "true"})
     assert local.meta.endpoint_url == "http://localhost:4566"
     endpoint = sdk.variables["AWS_ENDPOINT_URL"]
-    moto = aws_client(
-        "secretsmanager", settings, {"IS_LOCAL": "true", "AWS_ENDPOINT_URL": endpoint}
-    )
-    assert moto.meta.endpoint_url == endpoint
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER"):
+        moto = aws_client("secretsmanager", settings, {"IS_LOCAL": "true", variable: endpoint})
+        assert moto.meta.endpoint_url == endpoint  # botocore's own variable wins
 
 
 def test_a_secret_holding_a_private_key_and_a_client_secret_is_exit_3(
