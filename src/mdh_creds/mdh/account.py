@@ -34,6 +34,17 @@ class Resolved:
             scope=s.scope,
         )
 
+    @property
+    def project_sent(self) -> str:
+        """The project MDH is sent and where each part came from (no secret), for messages."""
+        s, parts = self.settings, []
+        template = s.exchange_url  # the project id goes into the URL, as resolve fills it
+        if s.project_id and (template is None or "{project_id}" in template):
+            parts.append(f"project id {s.project_id!r} (from {s.source('project_id')})")
+        if s.project_code:
+            parts.append(f"project code {s.project_code!r} (from {s.source('project_code')})")
+        return " and ".join(parts) or f"no project (the explorer URL {self.exchange_url})"
+
 
 def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved:
     """Load the key (text, file or secret), fill settings from a secret, check what is required."""

@@ -74,8 +74,14 @@ class MdhClient:
         return self._retrying(attempt)
 
     def fetch_credentials(
-        self, token: AccessToken, exchange_url: str, project_code: str | None
+        self,
+        token: AccessToken,
+        exchange_url: str,
+        project_code: str | None,
+        *,
+        sent: str | None = None,
     ) -> TemporaryCredentials:
+        """``sent`` names the project sent and where it came from, for a 403's message."""
         headers = {
             "Authorization": token.value,
             "Accept": "application/json",
@@ -85,7 +91,7 @@ class MdhClient:
             headers["ProjectCode"] = project_code
 
         def attempt() -> TemporaryCredentials:
-            answer, skew = self._post(exchange_url, "explorer", headers=headers)
+            answer, skew = self._post(exchange_url, "explorer", sent=sent, headers=headers)
             creds = parse_credentials_answer(answer, self._clock() + skew, skew)
             register_secret(creds.secret_access_key, creds.session_token)
             return creds
@@ -111,7 +117,9 @@ class MdhClient:
         register_secret(assertion)
         return assertion
 
-    def _post(self, url: str, what: str, **kwargs: Any) -> tuple[Any, timedelta]:
+    def _post(
+        self, url: str, what: str, sent: str | None = None, **kwargs: Any
+    ) -> tuple[Any, timedelta]:
         import requests
 
         try:
@@ -126,7 +134,7 @@ class MdhClient:
             ) from exc
         skew = self._measure_skew(response.headers.get("Date"))
         if response.status_code != 200:
-            raise _status_error(response, what, url)
+            raise _status_error(response, what, url, sent)
         try:
             return response.json(), skew
         except (ValueError, RecursionError) as exc:
@@ -164,7 +172,9 @@ def _error_code(response: requests.Response) -> str | None:
     return error[:64] if isinstance(error, str) and error.isprintable() else None
 
 
-def _status_error(response: requests.Response, what: str, url: str) -> Exception:
+def _status_error(
+    response: requests.Response, what: str, url: str, sent: str | None = None
+) -> Exception:
     status, code = response.status_code, _error_code(response)
     if is_retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -174,14 +184,23 @@ def _status_error(response: requests.Response, what: str, url: str) -> Exception
     if code == "invalid_client":
         return ExchangeRejected(_INVALID_CLIENT_HINT, status=status, error=code)
     detail = f" ({code})" if code else ""
-    advice = {
-        401: ": the access token was refused",
-        403: ": check mdh_project_code / "
-        "mdh_project_id and that the service account may use that project",
-        404: ": check the URL",
-    }.get(status, "")
     return ExchangeRejected(
-        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{advice}",
+        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{_advice(status, what, sent)}",
         status=status,
         error=code,
     )
+
+
+def _advice(status: int, what: str, sent: str | None) -> str:
+    """What to check after a refusal; a 403 from the explorer echoes the project sent."""
+    if status == 403 and what == "explorer":
+        refused = f" MDH refused {sent};" if sent else ""
+        return (
+            f":{refused} check mdh_project_code / mdh_project_id and that the service account "
+            "may use that project"
+        )
+    return {
+        401: ": the access token was refused",
+        403: ": check mdh_service_account and mdh_scope",
+        404: ": check the URL",
+    }.get(status, "")
