@@ -65,7 +65,8 @@ aws_secret_access_key = other-secret-value
 """
 STATIC_VALUES = ("AKIASTATICMDH", "static-secret-value-1234", "static-token-5678")
 # In process, the running program is this Python: configure writes its absolute path.
-PROCESS = f"credential_process = {shlex.join([sys.executable, '-m', 'mdh_creds'])} process --profile {{}}\n"
+PYTHON_M = shlex.join([sys.executable, "-m", "mdh_creds"])
+PROCESS = f"credential_process = {PYTHON_M} process --profile {{}}\n"
 
 
 @pytest.fixture
