@@ -153,6 +153,20 @@ def test_configure_writes_absolute_paths_a_region_and_names_the_next_step(empty:
     assert "region = us-east-1\n" in written
 
 
+@pytest.mark.parametrize(
+    "old",
+    ["mdh-creds process --profile mdh", "/gone/venv/bin/python -m mdh_creds process --profile mdh"],
+    ids=["bare-name", "removed-environment"],
+)
+def test_configure_repairs_its_own_command_and_keeps_anyone_elses(world: World, old: str) -> None:
+    world.write_profile(credential_process=old)
+    assert mdh_creds(world, "configure", "--profile", "mdh").code == 0
+    assert f"credential_process = {SCRIPT} process --profile mdh\n" in world.config.read_text()
+    world.write_profile(credential_process="/opt/custom/helper --json")
+    assert mdh_creds(world, "configure", "--profile", "mdh").code == 0
+    assert "credential_process = /opt/custom/helper --json\n" in world.config.read_text()
+
+
 def test_configure_keeps_a_region_unless_told(world: World) -> None:
     world.write_profile(region="eu-west-1")
     assert mdh_creds(world, *configure_args(world)).code == 0

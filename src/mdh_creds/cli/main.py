@@ -32,7 +32,7 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 START_HERE = """\
@@ -164,7 +164,7 @@ def main(
     try:
         args = build_parser().parse_args(_with_default_command(argv))
     except UsageError as exc:
-        stderr.write(f"mdh-creds: {exc} (see mdh-creds --help)\n")
+        stderr.write(f"mdh-creds: {exc}\n")
         return 2
     handler = _setup_logging(getattr(args, "debug", False), stderr)
     try:
