@@ -202,6 +202,23 @@ def test_configure_refuses_a_key_file_that_holds_no_key(
     assert empty.config.read_text() == ""  # nothing written
 
 
+@pytest.mark.parametrize("shape", ["pem", "base64-body"])
+def test_a_key_pasted_where_its_path_belongs_is_refused_unechoed(empty: World, shape: str) -> None:
+    pem = empty.account.key_pair.private_pem
+    pasted = pem if shape == "pem" else "".join(pem.splitlines()[1:-1])
+    body_line = pem.splitlines()[2]
+    args = configure_args(empty)
+    args[args.index("--private-key-file") + 1] = pasted
+    for result in (
+        mdh_creds(empty, *args),
+        mdh_creds(empty, "process", "--profile", "mdh", MDH_PRIVATE_KEY_FILE=pasted),
+    ):
+        assert result.code == 3
+        assert "this looks like a key, not a path" in error_line(result)
+        assert body_line not in result.err and pasted not in result.err
+    assert empty.config.read_text() == ""
+
+
 def test_configure_names_what_is_still_missing(empty: World) -> None:
     result = mdh_creds(empty, "configure", "--profile", "mdh", "--project-code", "RK.1.P")
     assert result.code == 0, result.err

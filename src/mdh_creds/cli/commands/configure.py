@@ -93,13 +93,12 @@ def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
             continue
         text = str(flags[spec.name]).strip()
         try:
+            spec.parse(text)  # first: it refuses a pasted key without echoing it
             if any(not ch.isprintable() for ch in text):
                 raise ValueError("it must be one line of printable characters")
-            spec.parse(text)
         except ValueError as exc:
-            raise ConfigError(
-                f"invalid {spec.key} = {text!r} (from flag {spec.flag}): {exc}"
-            ) from None
+            shown = "" if isinstance(exc, values.NotShown) else f" = {text!r}"
+            raise ConfigError(f"invalid {spec.key}{shown} (from flag {spec.flag}): {exc}") from None
         if spec.parse is values.parse_path:  # the profile must work from any folder
             text = os.path.abspath(spec.parse(text))
         found[spec.key] = text
