@@ -267,7 +267,7 @@ def test_status_shows_every_resolved_value(world: World) -> None:
     human = mdh_creds(world, "status").out
     assert "None" not in human and "(not set)" not in human.split("cache_dir")[1].splitlines()[0]
     assert f"cache folder {folder}" in human
-    assert f"credential_process {SCRIPT} (found)" in human
+    assert f"credential_process runs {SCRIPT} (found)" in human
     assert "clock skew   +0 s against MDH" in human
 
 

@@ -152,9 +152,9 @@ def _process_line(process: dict[str, Any], profile: str) -> str:
     if process["program"] is None:
         return f"credential_process none in profile {profile}"
     if not process["found"]:
-        return f"credential_process {process['program']} (NOT FOUND)"
+        return f"credential_process runs {process['program']} (NOT FOUND)"
     where = "" if process["path"] == process["program"] else f" at {process['path']}"
-    return f"credential_process {process['program']} (found{where})"
+    return f"credential_process runs {process['program']} (found{where})"
 
 
 def _entry_lines(report: dict[str, Any]) -> list[str]:
