@@ -42,36 +42,36 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     from mdh_creds.factory import cache_folder
 
     folder = cache_folder(settings, ctx.environ)
-    keys = load_profile(str(settings.config_file), settings.profile) or {}
-    process = check_process(keys.get("credential_process"), settings.profile, ctx.environ)
+    cache = _cache(ctx, settings)
     report: dict[str, Any] = {
         "profile": settings.profile,
         "config_file": str(settings.config_file),
         "profile_found": settings.profile_found,
         "settings": shown_settings(settings, folder),
         "error": None,
-        "cache": None,
+        "cache": describe_cache(settings, cache, folder),
         "entries": [],
         "clock_skew_seconds": None,
-        "credential_process": {
-            "program": process.program,
-            "found": process.found,
-            "path": process.found_at,
-        },
-        "warnings": unknown_key_warnings(
-            keys, f"profile {settings.profile} of {settings.config_file}"
-        )
-        + shadowing_warnings(ctx, settings),
+        **profile_checks(ctx, settings),
     }
-    if process.warning and settings.profile_found:  # no profile: the error says what to run
-        report["warnings"].append(process.warning)
-    cache = _cache(ctx, settings)
-    report["cache"] = describe_cache(settings, cache, folder)
     try:
         _add_entries(report, make_broker(ctx, settings, cache=cache))
     except MdhCredsError as exc:
         report["error"] = str(exc)
     return report
+
+
+def profile_checks(ctx: Context, settings: Settings) -> dict[str, Any]:
+    """The profile's ``credential_process`` and what to fix: unknown keys, shadowing static
+    keys, a program that cannot be started."""
+    keys = load_profile(str(settings.config_file), settings.profile) or {}
+    process = check_process(keys.get("credential_process"), settings.profile, ctx.environ)
+    where = f"profile {settings.profile} of {settings.config_file}"
+    warnings = unknown_key_warnings(keys, where) + shadowing_warnings(ctx, settings)
+    if process.warning and settings.profile_found:  # no profile: the error says what to run
+        warnings.append(process.warning)
+    found = {"program": process.program, "found": process.found, "path": process.found_at}
+    return {"credential_process": found, "warnings": warnings}
 
 
 def shown_settings(settings: Settings, folder: Path) -> dict[str, dict[str, str]]:
