@@ -1,11 +1,13 @@
-"""``mdh-creds clear``: remove cached entries (with ``--all``, every identity's, and the temporary
-files killed writers left in the cache folder)."""
+"""``mdh-creds clear``: remove cached entries (``--all``: of every identity, which needs no
+service account configured, only the cache the settings name; and the temporary files killed
+writers left in the cache folder)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
 
+from mdh_creds.cache import CacheBackend
 from mdh_creds.cli.context import Context, load_settings, make_broker
 
 if TYPE_CHECKING:
@@ -24,17 +26,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: Context) -> int:
-    settings = load_settings(ctx)
-    broker = make_broker(ctx, settings)
-    removed = broker.clear_all() if ctx.flags.get("all") else broker.clear()
-    where = broker.cache.describe() if broker.cache else "no cache"
-    noun = "entry" if removed == 1 else "entries"
     swept = ""
     if ctx.flags.get("all"):
+        settings = load_settings(ctx)
+        cache = _settings_cache(ctx, settings)
+        removed = clear_cache(cache) if cache else 0
+        where = cache.describe() if cache else "no cache"
         count = sweep_folder(ctx, settings)
         swept = f"; {count} leftover temporary file{'' if count == 1 else 's'}" if count else ""
+    else:
+        broker = make_broker(ctx)
+        removed = broker.clear()
+        where = broker.cache.describe() if broker.cache else "no cache"
+    noun = "entry" if removed == 1 else "entries"
     ctx.stderr.write(f"mdh-creds: removed {removed} cached {noun} ({where}){swept}\n")
     return 0
+
+
+def _settings_cache(ctx: Context, settings: Settings) -> CacheBackend | None:
+    """The cache the settings name, built without resolving a service account."""
+    from mdh_creds.clock import utc_now
+    from mdh_creds.factory import build_cache, exchange_budget
+
+    if ctx.flags.get("no_cache"):
+        return None
+    return build_cache(settings, ctx.environ, utc_now, exchange_budget(settings))
+
+
+def clear_cache(cache: CacheBackend) -> int:
+    """Remove every entry; the number that held something."""
+    removed = 0
+    for key in list(cache.list_keys()):
+        if cache.load(key) is not None:
+            removed += 1
+        cache.delete(key)
+    return removed
 
 
 def sweep_folder(ctx: Context, settings: Settings) -> int:
