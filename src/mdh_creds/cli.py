@@ -19,7 +19,17 @@ from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import RedactingFilter, redact
 from mdh_creds.settings import SPECS
 
-COMMANDS = ("process", "token", "export", "exec", "status", "clear", "configure", "iam-policy")
+COMMANDS = (
+    "process",
+    "token",
+    "export",
+    "exec",
+    "serve",
+    "status",
+    "clear",
+    "configure",
+    "iam-policy",
+)
 _log = logging.getLogger("mdh_creds")
 
 

@@ -41,9 +41,10 @@ def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBro
 
 def cmd_process(ctx: Context) -> int:
     refuse_nesting(ctx.environ, NESTED_PROCESS)
+    settings = load_settings(ctx)
     with guard_children():  # an AWS client's credential_process started here must not loop
-        creds = make_broker(ctx).get_credentials()
-    ctx.stdout.write(to_process_json(creds) + "\n")
+        creds = make_broker(ctx, settings).get_credentials()
+    ctx.stdout.write(to_process_json(creds, settings.account_id) + "\n")
     ctx.stdout.flush()
     return 0
 
@@ -113,6 +114,19 @@ def _clear_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _exec_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--server",
+        action="store_true",
+        default=None,
+        help="serve credentials to CMD from a local endpoint, refreshed while it runs",
+    )
+    mode.add_argument(
+        "--profile-env",
+        action="store_true",
+        default=None,
+        help="give CMD no keys, only AWS_PROFILE: its SDK runs credential_process itself",
+    )
     parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
     )
@@ -130,6 +144,29 @@ def _configure_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="create the DynamoDB cache table (idempotent)",
+    )
+    parser.add_argument(
+        "--lookup-account-id",
+        action="store_true",
+        default=None,
+        help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
+    )
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen", metavar="ADDR", help="serve on ADDR (a Docker bridge address), not 127.0.0.1"
+    )
+    parser.add_argument("--port", type=int, metavar="PORT", help="port to serve on (default: any)")
+    parser.add_argument(
+        "--write-env-file",
+        metavar="PATH",
+        help="write the container variables to PATH (0600) instead of printing them",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="write the token to PATH (0600) and name that file in the variables",
     )
 
 
@@ -150,6 +187,7 @@ REGISTRY: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "status": ("show settings with their sources, the cache and its entries", _json_flag),
     "clear": ("remove cached entries", _clear_arguments),
     "exec": ("run CMD with the credentials in its environment", _exec_arguments),
+    "serve": ("serve credentials to SDKs on a local endpoint until stopped", _serve_arguments),
     "configure": ("write or update the profile in the AWS config file", _configure_arguments),
     "iam-policy": ("print the least-privilege IAM policy for these settings", _no_arguments),
 }
@@ -160,6 +198,7 @@ HANDLERS: dict[str, Handler] = {
     "status": cmd_status,
     "clear": cmd_clear,
     "exec": _lazy("mdh_creds.execute", "cmd_exec"),
+    "serve": _lazy("mdh_creds.server.serve", "cmd_serve"),
     "configure": _lazy("mdh_creds.configure", "cmd_configure"),
     "iam-policy": _lazy("mdh_creds.iam_policy", "cmd_iam_policy"),
 }

@@ -3,8 +3,10 @@
 It sets ``credential_process`` and the ``mdh_*`` keys given as flags in ``[profile P]`` (every
 value checked first; nothing is written when one is bad), warns about static keys for the same
 profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
-them with ``--migrate`` (after a backup), and creates the DynamoDB cache table with
-``--create-table``. Summaries go to stderr; stdout stays empty.
+them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
+``--create-table``, and with ``--lookup-account-id`` asks STS once, with freshly minted
+credentials, for the account id it writes as ``aws_account_id``. Summaries go to stderr; stdout
+stays empty.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def cmd_configure(ctx: Context) -> int:
     _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
         _create_table(ctx, profile)
+    if ctx.flags.get("lookup_account_id"):
+        _write_account_id(ctx, profile, config)
     return 0
 
 
@@ -140,6 +144,17 @@ def _migrate(ctx: Context, profile: str) -> None:
         f"mdh-creds: removed {', '.join(removed)} from [{profile}] in {path} "
         f"(the old file is kept as {backup})\n"
     )
+
+
+def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
+    from mdh_creds.account import lookup_account_id
+    from mdh_creds.commands import make_broker
+    from mdh_creds.settings import parse_settings
+
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
+    account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
+    write_profile(config, profile, {"aws_account_id": account_id})
+    ctx.stderr.write(f"mdh-creds: wrote aws_account_id = {account_id} to profile {profile}\n")
 
 
 def _create_table(ctx: Context, profile: str) -> None:

@@ -4,7 +4,11 @@ The child gets the variables every AWS SDK reads (``formats.to_environment``) an
 ``MDH_CREDS_EXEC=<profile>``; ``AWS_PROFILE`` and ``AWS_DEFAULT_PROFILE`` are removed so it uses
 the variables rather than resolving the profile again. While it runs, SIGINT, SIGTERM and SIGHUP
 (where they exist) are passed on to it; its exit code becomes ours (128 + N when signal N ended
-it). 127: CMD not found; 126: CMD cannot be run; 2: no CMD.
+it). 127: CMD not found; 126: CMD cannot be run; 2: no CMD. Static keys expire: when the child
+is still running at that moment, one line on stderr says so and names ``exec --server``.
+
+``--server`` and ``--profile-env`` hand the child an endpoint or the profile instead of keys
+(``server/launch.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.formats import to_environment
+from mdh_creds.formats import local_expiry, to_environment
 from mdh_creds.guard import GUARD_VARIABLE
 
 if TYPE_CHECKING:
@@ -47,11 +52,16 @@ def cmd_exec(ctx: Context) -> int:
             f"already inside `mdh-creds exec` for profile {inside}: run {argv[0]} directly"
         )
     settings = load_settings(ctx)
+    if ctx.flags.get("server") or ctx.flags.get("profile_env"):
+        from mdh_creds.server import launch
+
+        run_mode = launch.exec_with_server if ctx.flags.get("server") else launch.exec_with_profile
+        return run_mode(ctx, settings, argv)
     creds = make_broker(ctx, settings).get_credentials()
     env = child_environment(ctx.environ, to_environment(creds, settings.region), settings.profile)
     ctx.stdout.flush()
     ctx.stderr.flush()
-    return run_child(argv, env, ctx.stderr)
+    return run_child(argv, env, ctx.stderr, expires_at=local_expiry(creds).timestamp())
 
 
 def command_line(words: Sequence[str] | None) -> list[str]:
@@ -61,11 +71,15 @@ def command_line(words: Sequence[str] | None) -> list[str]:
 
 
 def child_environment(
-    environ: Mapping[str, str], variables: Mapping[str, str], profile: str
+    environ: Mapping[str, str],
+    variables: Mapping[str, str],
+    profile: str,
+    removed: Sequence[str] = REMOVED_VARIABLES,
 ) -> dict[str, str]:
-    """Our environment without the profile selectors and the guard, plus the credentials."""
+    """Our environment without ``removed`` (the profile selectors and the guard), plus
+    ``variables``."""
     fold = str.upper if os.name == "nt" else str  # Windows variable names ignore case
-    env = {k: v for k, v in environ.items() if fold(k) not in REMOVED_VARIABLES}
+    env = {k: v for k, v in environ.items() if fold(k) not in removed}
     env.update(variables)
     env[EXEC_VARIABLE] = profile
     return env
@@ -79,8 +93,11 @@ def resolve_command(argv: list[str], env: Mapping[str, str]) -> list[str]:
     return [found, *argv[1:]] if found else argv
 
 
-def run_child(argv: list[str], env: Mapping[str, str], stderr: IO[str]) -> int:
-    """Run ``argv`` to its end, passing signals on; its exit code, shell style."""
+def run_child(
+    argv: list[str], env: Mapping[str, str], stderr: IO[str], expires_at: float | None = None
+) -> int:
+    """Run ``argv`` to its end, passing signals on; its exit code, shell style. If it still runs
+    at ``expires_at`` (epoch seconds, when its static keys expire), say so once on stderr."""
     with SignalForwarder() as forwarder:
         try:
             child = subprocess.Popen(resolve_command(argv, env), env=dict(env))
@@ -92,8 +109,35 @@ def run_child(argv: list[str], env: Mapping[str, str], stderr: IO[str]) -> int:
             stderr.write(f"mdh-creds: exec: {argv[0]}: cannot run it ({reason})\n")
             return 126
         forwarder.attach(child)
-        code = child.wait()
+        notice = _expiry_notice(child, argv[0], expires_at, stderr)
+        try:
+            code = child.wait()
+        finally:
+            if notice is not None:
+                notice.cancel()
     return 128 - code if code < 0 else code
+
+
+def _expiry_notice(
+    child: subprocess.Popen[Any], command: str, expires_at: float | None, stderr: IO[str]
+) -> threading.Timer | None:
+    """A timer that prints one line if ``child`` is still running when its keys expire."""
+    if expires_at is None:
+        return None
+
+    def tell() -> None:
+        if child.returncode is None:
+            stderr.write(
+                f"mdh-creds: the credentials given to {command} have expired and it is still "
+                "running, so its AWS calls now fail: for commands that outlive them, run "
+                f"mdh-creds exec --server -- {command} ...\n"
+            )
+            stderr.flush()
+
+    timer = threading.Timer(max(0.0, expires_at - time.time()), tell)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class SignalForwarder:

@@ -179,10 +179,15 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
-    return _fresh_document(payload, now, float(settings["refresh_window"]))
+    account_id = profile_keys.get("aws_account_id") or None
+    if account_id is not None:
+        account_id = values.parse_account_id(account_id)  # invalid: the full command explains
+    return _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
 
 
-def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> str:
+def _fresh_document(
+    payload: Mapping[str, Any], now: float, window: float, account_id: str | None = None
+) -> str:
     expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
     skew = float(payload.get("Skew", 0.0))
     if judge(expires_at, issued_at, window, now + skew) is not Freshness.FRESH:
@@ -192,4 +197,4 @@ def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> st
         raise _NotHere("malformed entry")
     local_expiry = expires_at - skew  # as formats.local_expiry: on this machine's clock
     expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
-    return process_json(key_id, secret, token, expiration)
+    return process_json(key_id, secret, token, expiration, account_id)

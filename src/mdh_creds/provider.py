@@ -84,6 +84,13 @@ class MdhCredentialProvider(CredentialProvider):
 
     def load(self) -> Any:
         """``RefreshableCredentials``, or ``None`` when this is not an mdh profile."""
+        broker = self.prepare()
+        if broker is None:
+            return None
+        return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
+
+    def prepare(self) -> CredentialBroker | None:
+        """The broker for the profile, or ``None`` when this provider does not act for it."""
         if is_inside():
             return None
         with inside():
@@ -92,10 +99,9 @@ class MdhCredentialProvider(CredentialProvider):
                 settings = self._settings(keys)
                 if not self._acts_for(settings, keys or {}):
                     return None
-                broker = self._broker_for(settings)
+                return self._broker_for(settings)
             except MdhCredsError as exc:
                 raise _retrieval_error(exc) from None
-        return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
 
     def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
         with inside(), self._lock:
@@ -190,8 +196,14 @@ def _is_aiobotocore(botocore_session: Any) -> bool:
 
 
 def _initializer(botocore_session: Any) -> None:
-    """Run by botocore for every new session (after ``install()``); the profile is read later."""
-    if is_inside() or _is_aiobotocore(botocore_session):
+    """Run by botocore for every new session (after ``install()``); the profile is read later.
+    aiobotocore sessions get the async provider (``mdh_creds.aio``)."""
+    if is_inside():
+        return
+    if _is_aiobotocore(botocore_session):
+        from mdh_creds.aio import install_aio
+
+        install_aio(botocore_session, lazy=True)
         return
     provider = MdhCredentialProvider(session=botocore_session)
     _lazy_chain(botocore_session, provider, head=False)
@@ -216,13 +228,19 @@ def session(profile_name: str | None = None, **overrides: Any) -> Any:
 
 
 def install(session: Any = None) -> None:
-    """Resolve mdh profiles in ``session`` (boto3 or botocore), or in every later session.
+    """Resolve mdh profiles in ``session`` (boto3, botocore or aiobotocore), or in every later
+    session, aiobotocore's included.
 
     With a session, install before its credentials are first used. Without one, the provider is
     registered as a botocore initializer; calling it again changes nothing.
     """
     if session is not None:
         botocore_session = getattr(session, "_session", session)
+        if _is_aiobotocore(botocore_session):
+            from mdh_creds.aio import install_aio
+
+            install_aio(botocore_session, lazy=False)
+            return
         resolver = botocore_session.get_component("credential_provider")
         _insert(resolver, MdhCredentialProvider(session=botocore_session), head=False)
         return
