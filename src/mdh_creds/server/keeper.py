@@ -105,7 +105,12 @@ class CredentialKeeper:
         """Ask the broker now (it serves its cache while fresh) and hold the answer."""
         self.fetches += 1
         creds = self._fetch()
-        self._held = hold(creds, self._window)
+        self._held = held = hold(creds, self._window)
+        _log.debug(
+            "holding credentials valid until %s; next refresh in %.0f s",
+            to_timestamp(local_expiry(creds)),
+            max(0.0, held.due - self._clock()),
+        )
         return creds
 
     def _run(self) -> None:
