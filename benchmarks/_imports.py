@@ -18,7 +18,7 @@ HEAVY = ("requests", "jwt", "boto3", "botocore", "keyring")
 FORBIDDEN_ON_FILE_HIT = ("requests", "jwt", "boto3", "botocore")
 WRAPPER = (
     "import sys\n"
-    "from mdh_creds.cli import main\n"
+    "from mdh_creds.cli.main import main\n"
     "code = main(['process'])\n"
     f"print(sorted(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
     "raise SystemExit(code)\n"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mdh_creds.cli import main
+from mdh_creds.cli.main import main
 from mdh_creds.testing.emulator import MdhEmulator
 from mdh_creds.testing.pytest_plugin import EmulatorAccount
 

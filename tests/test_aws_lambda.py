@@ -14,8 +14,8 @@ import pytest
 
 from conftest import World, secrets_of
 from mdh_creds import aws_lambda
-from mdh_creds.guard import GUARD_VARIABLE
-from mdh_creds.models import parse_timestamp
+from mdh_creds.aws.guard import GUARD_VARIABLE
+from mdh_creds.clock import parse_timestamp
 from mdh_creds.testing import MintRequest
 from servers import TABLE
 
@@ -70,10 +70,14 @@ def lambda_env(
         monkeypatch.setenv(name, value)
     minter = RecordingMinter()
     emulator.minter = minter
-    aws_lambda._reset_for_tests()
     yield minter
-    aws_lambda._reset_for_tests()
     os.environ.pop(GUARD_VARIABLE, None)
+
+
+@pytest.fixture
+def environment(lambda_env: RecordingMinter) -> aws_lambda.ExecutionEnvironment:
+    """A new execution environment (a cold start) with the function's variables."""
+    return aws_lambda.ExecutionEnvironment()
 
 
 def stored_names(dynamodb_table: Any) -> list[str]:
@@ -83,14 +87,15 @@ def stored_names(dynamodb_table: Any) -> list[str]:
 
 def test_refreshed_then_fresh_with_one_exchange_and_no_secret(
     lambda_env: RecordingMinter,
+    environment: aws_lambda.ExecutionEnvironment,
     world: World,
     dynamodb_table: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    first = aws_lambda.handler({}, LambdaContext())
-    broker = aws_lambda.cached_broker()
-    second = aws_lambda.handler({"source": "aws.events"}, LambdaContext())
+    first = environment.handle({}, LambdaContext())
+    broker = environment.broker
+    second = environment.handle({"source": "aws.events"}, LambdaContext())
     assert first["status"] == "refreshed"
     assert second["status"] == "fresh"
     assert first["expires_at"] == second["expires_at"]
@@ -98,7 +103,7 @@ def test_refreshed_then_fresh_with_one_exchange_and_no_secret(
     assert parse_timestamp(first["expires_at"]).timestamp() > time.time() + 3000
     assert set(first) == {"status", "expires_at"}
     assert world.emulator.count("exchange") == 1
-    assert broker is not None and aws_lambda.cached_broker() is broker
+    assert broker is not None and environment.broker is broker
     assert any(name.startswith("credentials-") for name in stored_names(dynamodb_table))
     shown = repr([first, second]) + caplog.text
     shown += "".join(repr(record.__dict__) for record in caplog.records)
@@ -109,11 +114,10 @@ def test_refreshed_then_fresh_with_one_exchange_and_no_secret(
 
 
 def test_a_new_execution_environment_reads_the_shared_table(
-    lambda_env: RecordingMinter, world: World
+    environment: aws_lambda.ExecutionEnvironment, world: World
 ) -> None:
-    first = aws_lambda.handler({}, LambdaContext())
-    aws_lambda._reset_for_tests()
-    again = aws_lambda.handler({}, LambdaContext())
+    first = environment.handle({}, LambdaContext())
+    again = aws_lambda.ExecutionEnvironment().handle({}, LambdaContext())
     assert (first["status"], again["status"]) == ("refreshed", "fresh")
     assert world.emulator.count("exchange") == 1
 
@@ -122,17 +126,17 @@ def test_the_table_is_the_cache_whatever_mdh_cache_says(
     lambda_env: RecordingMinter, dynamodb_table: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MDH_CACHE", "none")
-    assert aws_lambda.handler({}, LambdaContext())["status"] == "refreshed"
+    assert aws_lambda.handler({}, LambdaContext())["status"] == "refreshed"  # the real entry point
     assert any(name.startswith("credentials-") for name in stored_names(dynamodb_table))
 
 
 def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(
-    lambda_env: RecordingMinter, world: World
+    environment: aws_lambda.ExecutionEnvironment, world: World
 ) -> None:
     world.emulator.credential_lifetime = 4
-    first = aws_lambda.handler({}, LambdaContext())
+    first = environment.handle({}, LambdaContext())
     time.sleep(2.9)
     world.emulator.fail("exchange", 503, times=10)
-    late = aws_lambda.handler({}, LambdaContext())
+    late = environment.handle({}, LambdaContext())
     assert (first["status"], late["status"]) == ("refreshed", "stale")
     assert late["expires_at"] == first["expires_at"]

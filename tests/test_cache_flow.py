@@ -181,7 +181,7 @@ def test_entry_copied_under_another_identity_does_not_open(world: World) -> None
 def test_cache_hit_imports_no_heavy_module(world: World) -> None:
     assert world.run("process").code == 0
     probe = (
-        "import sys; from mdh_creds.cli import main; code = main(['process']); "
+        "import sys; from mdh_creds.cli.main import main; code = main(['process']); "
         f"sys.stderr.write(repr(sorted(m for m in {HEAVY!r} if m in sys.modules))); "
         "raise SystemExit(code)"
     )

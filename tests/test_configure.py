@@ -16,8 +16,8 @@ import pytest
 from botocore.configloader import load_config
 
 from conftest import World
-from mdh_creds.configure import find_shadowing_keys
-from mdh_creds.guard import GUARD_VARIABLE
+from mdh_creds.aws.guard import GUARD_VARIABLE
+from mdh_creds.settings.awsconfig import find_shadowing_keys
 from servers import dynamodb_client
 
 ORIGINAL = """\

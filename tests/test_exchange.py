@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from conftest import World
-from mdh_creds.models import parse_timestamp
+from mdh_creds.clock import parse_timestamp
 
 
 def test_legacy_endpoint_sends_exact_headers_and_claims(world: World) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import World, secrets_of
-from mdh_creds.guard import GUARD_VARIABLE
+from mdh_creds.aws.guard import GUARD_VARIABLE
 
 PRINT_ENV = (
     "import json, os; print(json.dumps({k: os.environ.get(k) for k in ("

@@ -12,11 +12,44 @@ import pytest
 
 from conftest import Result, World
 
-FULL = ("mdh_creds.cli", "argparse", "logging", "keyring", "requests", "boto3", "botocore")
+# What a hit must not load: heavy libraries, the modules the fast path was written to avoid, and
+# any module of ours outside the light set below.
+HEAVY = (
+    "argparse",
+    "logging",
+    "dataclasses",
+    "datetime",
+    "keyring",
+    "requests",
+    "jwt",
+    "boto3",
+    "botocore",
+)
+LIGHT = {
+    "mdh_creds",
+    "mdh_creds.cache",
+    "mdh_creds.cache.stored",
+    "mdh_creds.cli",
+    "mdh_creds.cli.console",
+    "mdh_creds.cli.fastpath",
+    "mdh_creds.crypto",
+    "mdh_creds.formats",
+    "mdh_creds.freshness",
+    "mdh_creds.mdh",
+    "mdh_creds.mdh.pem",
+    "mdh_creds.settings",
+    "mdh_creds.settings.ini",
+    "mdh_creds.settings.profiles",
+    "mdh_creds.settings.sources",
+    "mdh_creds.settings.specs",
+    "mdh_creds.settings.values",
+}
 PROBE = (
-    "import sys; from mdh_creds.entry import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "
+    "import sys; from mdh_creds.cli.console import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "
     "code = main(); "
-    f"sys.stderr.write('LOADED=' + repr(sorted(m for m in {FULL!r} if m in sys.modules))); "
+    f"heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
+    f"ours = [m for m in sys.modules if m.startswith('mdh_creds') and m not in {LIGHT!r}]; "
+    "sys.stderr.write('LOADED=' + repr(sorted(heavy + ours))); "
     "raise SystemExit(code)"
 )
 
@@ -76,7 +109,7 @@ def test_other_cases_go_to_the_full_command(
     result, loaded = run_script(world, "process", **env)
     assert result.code == code, result.err
     assert message in result.err
-    assert "mdh_creds.cli" in loaded
+    assert "mdh_creds.cli.main" in loaded
 
 
 def test_loose_key_permissions_still_warn(world: World) -> None:
@@ -85,7 +118,7 @@ def test_loose_key_permissions_still_warn(world: World) -> None:
     result, loaded = run_script(world, "process")
     assert result.code == 0
     assert "readable by group or others" in result.err
-    assert "mdh_creds.cli" in loaded
+    assert "mdh_creds.cli.main" in loaded
 
 
 def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
@@ -95,6 +128,6 @@ def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
     time.sleep(3.0)
     result, loaded = run_script(world, "process")
     assert result.code == 0, result.err
-    assert "mdh_creds.cli" in loaded
+    assert "mdh_creds.cli.main" in loaded
     assert world.emulator.count("exchange") == 2
     assert result.out != first.out

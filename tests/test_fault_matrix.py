@@ -25,7 +25,7 @@ import filelock
 import pytest
 
 from conftest import Result, World, secrets_of
-from mdh_creds.models import parse_timestamp
+from mdh_creds.clock import parse_timestamp
 from servers import free_port
 
 STORED = "stored"  # a new credentials entry is in the cache folder and `status` calls it fresh

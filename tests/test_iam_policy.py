@@ -10,8 +10,8 @@ import botocore
 import pytest
 
 from conftest import World
-from mdh_creds.iam_policy import build_policy
-from mdh_creds.settings import parse_settings
+from mdh_creds.aws.iam_policy import build_policy
+from mdh_creds.settings.model import parse_settings
 from servers import TABLE
 
 TABLE_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/team-cache"

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import World
 from mdh_creds.errors import PrivateKeyError
-from mdh_creds.keys import parse_private_key
+from mdh_creds.mdh.keys import parse_private_key
 from mdh_creds.testing import KeyPair
 
 

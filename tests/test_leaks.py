@@ -47,10 +47,10 @@ COMMANDS = [
     Command("token", ("token",), TOKEN),
     Command("export env", ("export", "--format", "env"), CREDS),
     Command("export json", ("export", "--format", "json"), CREDS),
-    Command("exec", ("exec",), EXEC, "mdh_creds.execute", ("true",)),
+    Command("exec", ("exec",), EXEC, "mdh_creds.cli.commands.exec", ("true",)),
     Command("status", ("status",), LOCAL),
     Command("status json", ("status", "--json"), LOCAL),
-    Command("iam-policy", ("iam-policy",), LOCAL, "mdh_creds.iam_policy"),
+    Command("iam-policy", ("iam-policy",), LOCAL, "mdh_creds.cli.commands.iam_policy"),
     Command("clear", ("clear",), LOCAL),
 ]
 

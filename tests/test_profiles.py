@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.profiles import parse_profile
+from mdh_creds.settings.profiles import parse_profile
 
 LINES = [
     "[default]",

@@ -19,7 +19,7 @@ from botocore.exceptions import CredentialRetrievalError
 
 import mdh_creds
 from conftest import World
-from mdh_creds.guard import GUARD_VARIABLE
+from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.provider import MdhCredentialProvider, uninstall
 from mdh_creds.testing import sequence_minter
 from servers import TABLE

@@ -17,7 +17,7 @@ import pytest
 
 import mdh_creds
 from conftest import World
-from mdh_creds.guard import GUARD_VARIABLE
+from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.refresh import (
     RETRY_BACKOFF,

@@ -9,7 +9,8 @@ import pytest
 
 from conftest import World
 from mdh_creds.errors import ConfigError
-from mdh_creds.settings import parse_profile, parse_settings
+from mdh_creds.settings.model import parse_settings
+from mdh_creds.settings.profiles import parse_profile
 
 
 def test_precedence_and_sources(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """``python -m mdh_creds``: the command line (cache-hit fast path first)."""
 
-from mdh_creds.entry import main
+from mdh_creds.cli.console import main
 
 raise SystemExit(main())

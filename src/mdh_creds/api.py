@@ -9,7 +9,8 @@ from typing import Any
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.factory import build_broker
 from mdh_creds.models import AccessToken, TemporaryCredentials
-from mdh_creds.settings import SPEC_BY_NAME, parse_settings
+from mdh_creds.settings.model import parse_settings
+from mdh_creds.settings.specs import SPEC_BY_NAME
 
 
 def override_flags(profile: str | None, overrides: Mapping[str, Any]) -> dict[str, Any]:

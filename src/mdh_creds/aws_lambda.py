@@ -21,20 +21,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.cache import CacheBackend
-from mdh_creds.clock import utc_now
+from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey, Freshness, TemporaryCredentials, freshness, to_timestamp
+from mdh_creds.freshness import Freshness, freshness
+from mdh_creds.models import CacheKey, TemporaryCredentials
 
 _log = logging.getLogger(__name__)
-_lock = threading.Lock()
 
 
 class SaveWatch:
@@ -68,73 +67,69 @@ class SaveWatch:
         return self.inner.lock(key, timeout)
 
 
-@dataclass(frozen=True)
-class _Built:
-    broker: CredentialBroker
-    watch: SaveWatch
+class ExecutionEnvironment:
+    """What one Lambda execution environment keeps between invocations: the broker, built on the
+    first invocation from the environment variables, its cache the DynamoDB table."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._lock = threading.Lock()
+        self._built: tuple[CredentialBroker, SaveWatch] | None = None
+
+    def __repr__(self) -> str:
+        return f"ExecutionEnvironment(built={self._built is not None})"
+
+    @property
+    def broker(self) -> CredentialBroker | None:
+        """The broker warm invocations reuse, once one was built."""
+        return self._built[0] if self._built else None
+
+    def _current(self) -> tuple[CredentialBroker, SaveWatch]:
+        """The broker and its watched cache (errors raised, not hidden)."""
+        with self._lock:
+            if self._built is None:
+                from mdh_creds.factory import build_broker, select_cache
+                from mdh_creds.settings.model import parse_settings
+
+                settings = parse_settings(self._environ, {"cache": "dynamodb"})
+                watch = SaveWatch(select_cache(settings, self._environ, name="dynamodb"))
+                broker = build_broker(settings, environ=self._environ, cache=watch)
+                self._built = (broker, watch)
+            return self._built
+
+    def handle(self, event: Any, context: Any) -> dict[str, str]:
+        """Refresh the shared cache when its credentials are due; never return a secret.
+
+        Lambda runs one invocation at a time per execution environment, as this assumes.
+        """
+        del event, context
+        broker, watch = self._current()
+        watch.saved.clear()
+        creds = broker.get_credentials()
+        if broker.cache is None:
+            self._built = None
+            raise CacheUnavailable(
+                "the DynamoDB cache failed during this invocation (see the warning above); "
+                "the next invocation rebuilds it"
+            )
+        status = _status(broker, watch, creds)
+        expires_at = to_timestamp(creds.expires_at)
+        log = _log.warning if status == "stale" else _log.info
+        log("mdh-creds cache %s; credentials valid until %s", status, expires_at)
+        return {"status": status, "expires_at": expires_at}
 
 
-_built: list[_Built] = []
-
-
-def _build() -> _Built:
-    """The broker from the environment, its cache the DynamoDB table (errors raised, not hidden)."""
-    from mdh_creds.factory import build_broker, select_cache
-    from mdh_creds.settings import parse_settings
-
-    environ = os.environ
-    settings = parse_settings(environ, {"cache": "dynamodb"})
-    watch = SaveWatch(select_cache(settings, environ, name="dynamodb"))
-    return _Built(build_broker(settings, environ=environ, cache=watch), watch)
-
-
-def _current() -> _Built:
-    with _lock:
-        if not _built:
-            _built.append(_build())
-        return _built[0]
-
-
-def cached_broker() -> CredentialBroker | None:
-    """The broker this execution environment reuses, if one was built."""
-    return _built[0].broker if _built else None
-
-
-def _forget() -> None:
-    with _lock:
-        _built.clear()
-
-
-def _reset_for_tests() -> None:
-    """Forget the broker, as a new execution environment would."""
-    _forget()
-
-
-def _status(built: _Built, creds: TemporaryCredentials) -> str:
-    if built.broker.cred_key in built.watch.saved:
+def _status(broker: CredentialBroker, watch: SaveWatch, creds: TemporaryCredentials) -> str:
+    if broker.cred_key in watch.saved:
         return "refreshed"
-    window = built.broker.policy.refresh_window
+    window = broker.policy.refresh_window
     state = freshness(creds.expires_at, creds.issued_at, window, utc_now() + creds.skew)
     return "fresh" if state is Freshness.FRESH else "stale"
 
 
-def handler(event: Any, context: Any) -> dict[str, str]:
-    """Refresh the shared cache when its credentials are due; never return a secret.
+_ENVIRONMENT = ExecutionEnvironment()
 
-    Lambda runs one invocation at a time per execution environment, as this assumes.
-    """
-    del event, context
-    built = _current()
-    built.watch.saved.clear()
-    creds = built.broker.get_credentials()
-    if built.broker.cache is None:
-        _forget()
-        raise CacheUnavailable(
-            "the DynamoDB cache failed during this invocation (see the warning above); "
-            "the next invocation rebuilds it"
-        )
-    status = _status(built, creds)
-    expires_at = to_timestamp(creds.expires_at)
-    log = _log.warning if status == "stale" else _log.info
-    log("mdh-creds cache %s; credentials valid until %s", status, expires_at)
-    return {"status": status, "expires_at": expires_at}
+
+def handler(event: Any, context: Any) -> dict[str, str]:
+    """The Lambda entry point: ``ExecutionEnvironment.handle`` of this execution environment."""
+    return _ENVIRONMENT.handle(event, context)

@@ -15,18 +15,16 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from mdh_creds.cache import CacheBackend
-from mdh_creds.clock import Clock, utc_now
+from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheError, ExchangeError, ExchangeRejected, LockTimeout
+from mdh_creds.freshness import Freshness, freshness
 from mdh_creds.models import (
     KIND_CREDENTIALS,
     KIND_TOKEN,
     AccessToken,
     CacheKey,
-    Freshness,
     TemporaryCredentials,
-    freshness,
-    to_timestamp,
 )
 
 TOKEN_WINDOW = timedelta(seconds=60)
@@ -59,7 +57,7 @@ class EntryStatus:
     name: str
     expires_at: datetime | None
     state: str
-    skew: timedelta | None = None
+    skew: timedelta | None = None  # server minus local, measured when the entry was fetched
 
 
 class CredentialBroker:
@@ -188,8 +186,8 @@ class CredentialBroker:
         key = self.token_key if isinstance(entry, AccessToken) else self.cred_key
         try:
             # Backends judge expiry by the local clock; the entry's times are the server's.
-            local_expiry = entry.expires_at - entry.skew
-            self._cache.save(key, self._sealer.seal(key, entry.to_payload()), local_expiry)
+            sealed = self._sealer.seal(key, entry.to_payload())
+            self._cache.save(key, sealed, entry.local_expires_at)
         except CacheError as exc:
             self._drop_cache(exc)
 
@@ -230,9 +228,8 @@ class CredentialBroker:
                 )
                 continue
             window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
-            yield EntryStatus(
-                key.kind, key.name, entry.expires_at, self._state(entry, window).value
-            )
+            state = self._state(entry, window).value
+            yield EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew)
 
 
 def _parse(kind: type[Entry], payload: dict[str, Any] | None, key: CacheKey) -> Entry | None:

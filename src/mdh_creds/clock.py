@@ -1,13 +1,44 @@
-"""Where time comes from: one injectable callable returning an aware UTC datetime."""
+"""Time: one injectable clock, and the two ways a time is written (ISO 8601 in, ``Z`` form out)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 Clock = Callable[[], datetime]
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 def utc_now() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 time with a timezone (``Z`` accepted on every Python) -> aware UTC datetime.
+
+    Raises ``ValueError`` when the text is not a time or carries no timezone.
+    """
+    if not isinstance(text, str) or not text or len(text) > 64:
+        raise ValueError("not an ISO 8601 timestamp")
+    cleaned = text.strip()
+    if cleaned[-1:] in ("Z", "z"):
+        cleaned = cleaned[:-1] + "+00:00"
+    # Python 3.10's fromisoformat takes 0, 3 or 6 fraction digits only: normalise to 6.
+    match = _FRACTION.search(cleaned)
+    if match:
+        digits = (match.group(1) + "000000")[:6]
+        cleaned = cleaned[: match.start()] + "." + digits + cleaned[match.end() :]
+    value = datetime.fromisoformat(cleaned)
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no timezone")
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError as exc:  # within a day of year 1 or 9999
+        raise ValueError("timestamp out of range") from exc
+
+
+def to_timestamp(value: datetime) -> str:
+    """UTC, ``Z`` suffix, no fractions: what every AWS SDK accepts (the Java SDK wants ``Z``)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

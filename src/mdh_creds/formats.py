@@ -11,8 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from mdh_creds.models import TemporaryCredentials
 
 EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
@@ -40,17 +38,11 @@ def process_json(
     return json.dumps(document)
 
 
-def local_expiry(creds: TemporaryCredentials) -> datetime:
-    """The expiry on this machine's clock: SDKs compare ``Expiration`` with the local time, and
-    MDH's is on the server's (the skew measured from its ``Date`` header)."""
-    return creds.expires_at - creds.skew
-
-
 def to_process_json(creds: TemporaryCredentials, account_id: str | None = None) -> str:
     """The credential_process document for ``creds``."""
-    from mdh_creds.timeline import to_timestamp
+    from mdh_creds.clock import to_timestamp
 
-    expiration = to_timestamp(local_expiry(creds))
+    expiration = to_timestamp(creds.local_expires_at)
     return process_json(
         creds.access_key_id, creds.secret_access_key, creds.session_token, expiration, account_id
     )
@@ -68,13 +60,13 @@ def to_botocore_metadata(creds: TemporaryCredentials) -> dict[str, str]:
 
 def to_environment(creds: TemporaryCredentials, region: str | None) -> dict[str, str]:
     """The variables every AWS SDK reads, in a stable order."""
-    from mdh_creds.timeline import to_timestamp
+    from mdh_creds.clock import to_timestamp
 
     variables = {
         "AWS_ACCESS_KEY_ID": creds.access_key_id,
         "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
         "AWS_SESSION_TOKEN": creds.session_token,
-        "AWS_CREDENTIAL_EXPIRATION": to_timestamp(local_expiry(creds)),
+        "AWS_CREDENTIAL_EXPIRATION": to_timestamp(creds.local_expires_at),
     }
     if region:
         variables["AWS_REGION"] = region

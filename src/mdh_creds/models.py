@@ -1,4 +1,6 @@
-"""Immutable values: credentials, the access token, cache keys, and how fresh an entry is."""
+"""Immutable values: the AWS credentials and the access token, as exchanged and as cached.
+
+``CacheKey`` (``cache.stored``) is re-exported: it names where either is kept."""
 
 from __future__ import annotations
 
@@ -6,27 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mdh_creds.crypto import identity_digest
-from mdh_creds.timeline import (
-    Freshness,
-    freshness,
-    parse_timestamp,
-    scaled_window,
-    to_timestamp,
-)
+from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
+from mdh_creds.clock import parse_timestamp
+from mdh_creds.freshness import to_local
 
-__all__ = [
-    "KIND_CREDENTIALS",
-    "KIND_TOKEN",
-    "AccessToken",
-    "CacheKey",
-    "Freshness",
-    "TemporaryCredentials",
-    "freshness",
-    "parse_timestamp",
-    "scaled_window",
-    "to_timestamp",
-]
+__all__ = ["KIND_CREDENTIALS", "KIND_TOKEN", "AccessToken", "CacheKey", "TemporaryCredentials"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +25,11 @@ class TemporaryCredentials:
     expires_at: datetime
     issued_at: datetime
     skew: timedelta = timedelta(0)
+
+    @property
+    def local_expires_at(self) -> datetime:
+        """The expiry on this machine's clock (what SDKs and backends compare with)."""
+        return to_local(self.expires_at, self.skew)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""
@@ -79,6 +70,11 @@ class AccessToken:
     issued_at: datetime
     skew: timedelta = timedelta(0)
 
+    @property
+    def local_expires_at(self) -> datetime:
+        """The expiry on this machine's clock (what SDKs and backends compare with)."""
+        return to_local(self.expires_at, self.skew)
+
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""
         return {
@@ -99,35 +95,3 @@ class AccessToken:
             issued_at=parse_timestamp(data["IssuedAt"]),
             skew=timedelta(seconds=float(data.get("Skew", 0.0))),
         )
-
-
-KIND_TOKEN = "token"
-KIND_CREDENTIALS = "credentials"
-
-
-@dataclass(frozen=True)
-class CacheKey:
-    """Where an entry lives: the SHA-256 of the identity's canonical JSON, and the entry kind.
-
-    ``name`` is safe for file names, keyring usernames and DynamoDB keys: no secret is in it.
-    """
-
-    digest: str
-    kind: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.kind}-{self.digest}"
-
-    @classmethod
-    def for_identity(cls, identity: dict[str, str], kind: str) -> CacheKey:
-        return cls(identity_digest(identity), kind)
-
-    @classmethod
-    def parse_name(cls, name: str) -> CacheKey | None:
-        """The key a backend's stored name stands for, or ``None`` for a foreign name."""
-        kind, sep, digest = name.partition("-")
-        valid = sep and kind in (KIND_TOKEN, KIND_CREDENTIALS) and len(digest) == 64
-        if not valid or any(ch not in "0123456789abcdef" for ch in digest):
-            return None
-        return cls(digest, kind)

@@ -19,19 +19,15 @@ from typing import Any
 from botocore.credentials import CredentialProvider
 
 from mdh_creds.api import override_flags
+from mdh_creds.aws.guard import inside, is_inside
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.guard import inside, is_inside
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 from mdh_creds.refresh import refreshable
-from mdh_creds.settings import (
-    Settings,
-    config_file_path,
-    load_profile,
-    parse_settings,
-    select_profile,
-)
+from mdh_creds.settings.model import Settings, config_file_path, parse_settings
+from mdh_creds.settings.profiles import load_profile
+from mdh_creds.settings.sources import select_profile
 
 __all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
 
@@ -101,14 +97,14 @@ class MdhCredentialProvider(CredentialProvider):
                     return None
                 return self._broker_for(settings)
             except MdhCredsError as exc:
-                raise _retrieval_error(exc) from None
+                raise _retrieval_error(exc) from exc
 
     def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
         with inside(), self._lock:
             try:
                 return broker.get_credentials()
             except MdhCredsError as exc:
-                raise _retrieval_error(exc) from None
+                raise _retrieval_error(exc) from exc
 
     def _profile(self) -> str | None:
         if self._profile_name:

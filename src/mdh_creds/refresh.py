@@ -36,7 +36,8 @@ from botocore.credentials import ReadOnlyCredentials, RefreshableCredentials
 
 from mdh_creds.clock import utc_now
 from mdh_creds.formats import to_botocore_metadata
-from mdh_creds.models import TemporaryCredentials, scaled_window
+from mdh_creds.freshness import scaled_window
+from mdh_creds.models import TemporaryCredentials
 
 METHOD_NAME = "custom-mdh"
 BOTOCORE_ADVISORY = 900.0
@@ -61,7 +62,7 @@ def as_utc(value: datetime) -> datetime:
 def local_metadata(creds: TemporaryCredentials) -> dict[str, str]:
     """botocore's refresh metadata, the expiry expressed in local-clock time (aware, UTC)."""
     return to_botocore_metadata(
-        dataclasses.replace(creds, expires_at=as_utc(creds.expires_at) - creds.skew)
+        dataclasses.replace(creds, expires_at=as_utc(creds.local_expires_at))
     )
 
 

@@ -1,68 +1,31 @@
 """A cache of one file per entry in a private folder, written atomically.
 
-Each entry is ``<folder>/<key.name>.bin``: a 12-byte header followed by the sealed bytes::
-
-    b"MDE1" | expires_at (signed 64-bit big-endian, Unix seconds, rounded down) | sealed
-
-The header holds nothing secret; it lets ``load`` treat an expired entry as absent without opening
+Each entry is ``<folder>/<key.name>.bin`` in the stored form of ``cache.stored`` (an expiry
+header, then the sealed bytes), so ``load`` treats an expired entry as absent without opening
 it. A file without a valid header is a miss (``None``); a valid header before a damaged body is
-returned as-is and the ``Sealer`` turns it into a miss. Writes go to a temporary file in the same
-folder (``.tmp-*.part``, mode 0600), are flushed and fsynced, then ``os.replace`` d over the entry,
-so a reader sees the old entry or the new one, never a mix; a killed writer leaves at most a stray
-temporary file, which is never taken for an entry.
+returned as-is and the ``Sealer`` turns it into a miss. Writes go through ``persist.write_atomic``
+(a ``.tmp-*.part`` file, 0600, fsynced, renamed), so a reader sees the old entry or the new one;
+a killed writer leaves at most a stray temporary file, which is never taken for an entry.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
 from mdh_creds.cache.locks import FileLocks, make_private_folder
+from mdh_creds.cache.stored import SUFFIX, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
-from mdh_creds.entryformat import SUFFIX, live_body, pack_entry
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
+from mdh_creds.persist import write_atomic
 
 _log = logging.getLogger(__name__)
 _MAX_BYTES = 1 << 20
-__all__ = ["SUFFIX", "FileCache", "atomic_write", "live_body", "pack_entry"]
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename in ``folder`` durable where the platform allows opening folders."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        fd = os.open(folder, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (mode 0600) so readers see old or new; raises ``OSError``."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    fsync_folder(path.parent)
 
 
 class FileCache:
@@ -76,7 +39,7 @@ class FileCache:
         try:
             make_private_folder(self.folder)
         except OSError as exc:
-            raise self._unwritable(exc) from None
+            raise self._unwritable(exc) from exc
         if not os.access(self.folder, os.W_OK | os.X_OK):
             raise self._unwritable(PermissionError("permission denied"))
         self._locks = FileLocks(self.folder)
@@ -101,7 +64,7 @@ class FileCache:
             raise CacheUnavailable(
                 f"cannot read the cache folder {self.folder} ({exc.strerror or exc}): "
                 "fix its permissions or set mdh_cache_dir"
-            ) from None
+            ) from exc
         if len(stored) > _MAX_BYTES:
             _log.debug("cache entry %s is oversized, treated as a miss", key.name)
             return None
@@ -109,15 +72,15 @@ class FileCache:
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         try:
-            atomic_write(self.path_for(key), pack_entry(sealed, expires_at))
+            write_atomic(self.path_for(key), pack_entry(sealed, expires_at))
         except OSError as exc:
-            raise self._unwritable(exc) from None
+            raise self._unwritable(exc) from exc
 
     def delete(self, key: CacheKey) -> None:
         try:
             self.path_for(key).unlink(missing_ok=True)
         except OSError as exc:
-            raise self._unwritable(exc) from None
+            raise self._unwritable(exc) from exc
 
     def list_keys(self) -> Iterator[CacheKey]:
         """Every entry file present, expired or not; temporary files are skipped."""
@@ -126,7 +89,7 @@ class FileCache:
         except FileNotFoundError:
             return iter(())
         except OSError as exc:
-            raise self._unwritable(exc) from None
+            raise self._unwritable(exc) from exc
         keys = (CacheKey.parse_name(n[: -len(SUFFIX)]) for n in names if n.endswith(SUFFIX))
         return iter([key for key in keys if key is not None])
 

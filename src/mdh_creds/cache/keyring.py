@@ -1,7 +1,7 @@
 """A cache in the OS keyring (Secret Service, macOS Keychain, Windows Credential Locker).
 
 Each entry is the password of service ``mdh-creds``, username ``key.name``: the base64 of the
-same header-and-sealed-bytes form the file backend stores (see ``mdh_creds.cache.file``).
+same header-and-sealed-bytes form the file backend stores (see ``mdh_creds.cache.stored``).
 
 Choosing the keyring backend must be fast and must never prompt, so it happens once:
 
@@ -34,12 +34,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mdh_creds.cache.file import atomic_write, live_body, pack_entry
 from mdh_creds.cache.locks import FileLocks, make_private_folder
+from mdh_creds.cache.stored import KEYRING_PIN_FILE, KEYRING_SERVICE, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
-from mdh_creds.entryformat import KEYRING_PIN_FILE, KEYRING_SERVICE
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
+from mdh_creds.persist import write_atomic
 
 SERVICE = KEYRING_SERVICE
 PIN_FILE = KEYRING_PIN_FILE
@@ -158,7 +158,7 @@ class KeyringCache:
             raise CacheUnavailable(
                 f"cannot create {self.folder} for the keyring index ({exc.strerror or exc}): "
                 "set mdh_cache_dir to a writable folder"
-            ) from None
+            ) from exc
         self._locks = FileLocks(self.folder)
         self._errors = _failures()
         self._backend, self.backend_path = self._choose_backend()
@@ -205,10 +205,10 @@ class KeyringCache:
 
         try:
             return method(*args)
-        except keyring.errors.PasswordDeleteError:
+        except keyring.errors.PasswordDeleteError as exc:
             if keep_delete_error:
                 raise
-            raise CacheUnavailable(f"the OS keyring refused a deletion: {_FALLBACK}") from None
+            raise CacheUnavailable(f"the OS keyring refused a deletion: {_FALLBACK}") from exc
         except self._errors as exc:
             raise _unusable(exc) from exc
 
@@ -230,7 +230,7 @@ class KeyringCache:
         backend = _detect()
         chosen = class_path(type(backend))
         try:
-            atomic_write(self.folder / PIN_FILE, f"{chosen}\n".encode())
+            write_atomic(self.folder / PIN_FILE, f"{chosen}\n".encode())
         except OSError as exc:
             _log.warning("cannot pin the keyring backend in %s: %s", self.folder, exc.strerror)
         return backend, chosen
@@ -285,9 +285,9 @@ class KeyringCache:
                 return
             names = names | {name} if present else names - {name}
             try:
-                atomic_write(self.folder / INDEX_FILE, json.dumps(sorted(names)).encode())
+                write_atomic(self.folder / INDEX_FILE, json.dumps(sorted(names)).encode())
             except OSError as exc:
                 raise CacheUnavailable(
                     f"cannot write {self.folder / INDEX_FILE} ({exc.strerror or exc}): "
                     "set mdh_cache_dir to a writable folder"
-                ) from None
+                ) from exc

@@ -66,19 +66,19 @@ class FileLocks:
             raise CacheUnavailable(
                 f"cannot create the lock folder {self.folder}: {exc.strerror or exc}; "
                 "set mdh_cache_dir to a writable folder"
-            ) from None
+            ) from exc
         handle = filelock.FileLock(path, mode=0o600, thread_local=True, is_singleton=False)
         try:
             handle.acquire(timeout=max(0.0, timeout), poll_interval=_POLL_SECONDS)
-        except filelock.Timeout:
+        except filelock.Timeout as exc:
             raise LockTimeout(
                 f"lock {path} not acquired within {timeout:g}s: another mdh-creds process holds "
                 "it; retry, or remove the file if no mdh-creds process is running"
-            ) from None
+            ) from exc
         except OSError as exc:
             raise CacheUnavailable(
                 f"cannot use the lock file {path}: {exc.strerror or exc}"
-            ) from None
+            ) from exc
         try:
             yield
         finally:

@@ -21,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from mdh_creds.formats import local_expiry
-from mdh_creds.models import TemporaryCredentials, to_timestamp
+from mdh_creds.clock import to_timestamp
+from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import register_secret
 from mdh_creds.server.keeper import CredentialKeeper
 
@@ -48,7 +48,7 @@ def credentials_document(creds: TemporaryCredentials, account_id: str | None) ->
         "AccessKeyId": creds.access_key_id,
         "SecretAccessKey": creds.secret_access_key,
         "Token": creds.session_token,
-        "Expiration": to_timestamp(local_expiry(creds)),
+        "Expiration": to_timestamp(creds.local_expires_at),
     }
     if account_id:
         document["AccountId"] = account_id

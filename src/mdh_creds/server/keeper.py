@@ -1,7 +1,7 @@
 """Keep the credentials an endpoint serves in memory, refreshed by a background thread.
 
 What is held is refreshed once it enters its refresh window, ``min(window, lifetime / 3)``
-(``models.scaled_window``: the rule the broker and the in-process provider follow), so a request
+(``freshness.scaled_window``: the rule the broker and the in-process provider follow), so a request
 never waits for MDH. A refresh that fails keeps the credentials held until they expire
 (stale-while-error) and is tried again after a back-off that doubles from one second up to 30
 seconds, but comes at least four times before the held credentials expire. Once they have
@@ -21,9 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.formats import local_expiry
-from mdh_creds.models import TemporaryCredentials, scaled_window, to_timestamp
+from mdh_creds.freshness import scaled_window
+from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 
 FIRST_BACKOFF = 1.0
@@ -44,7 +45,7 @@ class Held:
 
 def hold(creds: TemporaryCredentials, window: timedelta) -> Held:
     """``creds`` with their local expiry and the moment they are due for a refresh."""
-    expires = local_expiry(creds).timestamp()
+    expires = creds.local_expires_at.timestamp()
     lifetime = creds.expires_at - creds.issued_at
     return Held(creds, expires, expires - scaled_window(window, lifetime).total_seconds())
 
@@ -78,7 +79,7 @@ class CredentialKeeper:
 
     def __repr__(self) -> str:
         held = self._held
-        until = to_timestamp(local_expiry(held.creds)) if held else "nothing"
+        until = to_timestamp(held.creds.local_expires_at) if held else "nothing"
         return f"CredentialKeeper(holding until {until})"
 
     def start(self) -> TemporaryCredentials:
@@ -108,7 +109,7 @@ class CredentialKeeper:
         self._held = held = hold(creds, self._window)
         _log.debug(
             "holding credentials valid until %s; next refresh in %.0f s",
-            to_timestamp(local_expiry(creds)),
+            to_timestamp(creds.local_expires_at),
             max(0.0, held.due - self._clock()),
         )
         return creds
@@ -142,7 +143,7 @@ class CredentialKeeper:
     def _report(self, reason: str) -> None:
         creds = self.current()
         keeping = (
-            f"serving the credentials held until {to_timestamp(local_expiry(creds))}"
+            f"serving the credentials held until {to_timestamp(creds.local_expires_at)}"
             if creds is not None
             else "no valid credentials to serve until a refresh succeeds"
         )

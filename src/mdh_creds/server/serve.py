@@ -24,13 +24,13 @@ from mdh_creds.server.endpoint import LOOPBACK, Endpoint
 from mdh_creds.server.launch import region_variables, start_endpoint
 
 if TYPE_CHECKING:
-    from mdh_creds.cli import Context
+    from mdh_creds.cli.context import Context
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
 
 
 def cmd_serve(ctx: Context) -> int:
-    from mdh_creds.commands import load_settings
+    from mdh_creds.cli.context import load_settings
 
     host = listen_address(ctx.flags.get("listen"))
     port = int(ctx.flags.get("port") or 0)

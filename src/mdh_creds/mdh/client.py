@@ -19,11 +19,11 @@ import jwt
 
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
-from mdh_creds.keys import PrivateKey, load_signing_key
+from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
+from mdh_creds.mdh.keys import PrivateKey, load_signing_key
+from mdh_creds.mdh.retry import Backoff, call_with_retries, is_retryable_status, parse_retry_after
 from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.redact import register_secret
-from mdh_creds.retry import Backoff, call_with_retries, is_retryable_status, parse_retry_after
-from mdh_creds.validate import parse_credentials_answer, parse_token_answer
 
 if TYPE_CHECKING:
     import requests
@@ -116,26 +116,26 @@ class MdhClient:
 
         try:
             response = self._http.post(url, timeout=self._timeout, allow_redirects=False, **kwargs)
-        except requests.Timeout:
+        except requests.Timeout as exc:
             raise ExchangeUnavailable(
                 f"MDH {what} endpoint {url} timed out after {self._timeout:g} s"
-            ) from None
+            ) from exc
         except requests.RequestException as exc:
             raise ExchangeUnavailable(
                 f"cannot reach the MDH {what} endpoint {url}: {type(exc).__name__}"
-            ) from None
+            ) from exc
         skew = self._measure_skew(response.headers.get("Date"))
         if response.status_code != 200:
             raise _status_error(response, what, url)
         try:
             return response.json(), skew
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError) as exc:
             kind = response.headers.get("Content-Type", "unknown type")
             raise ExchangeRejected(
                 f"MDH {what} endpoint answered something that is not JSON "
                 f"({kind}, {len(response.content)} bytes)",
                 status=200,
-            ) from None
+            ) from exc
 
     def _measure_skew(self, date_header: str | None) -> timedelta:
         try:

@@ -1,8 +1,8 @@
-"""Read every setting from flags, the environment, an explicit .env file and the AWS config profile.
+"""``Settings``: every setting with the source it came from, read from flags, the environment, an
+explicit .env file and the AWS config profile (precedence and validation in ``sources``).
 
-Precedence: command-line flag > environment variable > profile key > default. Each value keeps
-where it came from, so an error can say which setting to fix and where. Values are validated when
-read. botocore is not imported: the profile is read with ``configparser``.
+Each value keeps where it came from, so an error can say which setting to fix and where. botocore
+is not imported: the profile is read by ``profiles`` with configparser's line rules.
 """
 
 from __future__ import annotations
@@ -12,37 +12,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
-from mdh_creds import specs, values
 from mdh_creds.errors import ConfigError
-from mdh_creds.profiles import load_profile, parse_profile, select_profile
-from mdh_creds.specs import (
-    CACHE_CHOICES,
-    DEFAULT_TOKEN_URL,
-    DESIGNER_EXCHANGE_URL,
-    LEGACY_EXCHANGE_URL,
-    SPEC_BY_NAME,
-    SPECS,
-    Spec,
-)
-
-__all__ = [
-    "CACHE_CHOICES",
-    "DEFAULT_TOKEN_URL",
-    "DESIGNER_EXCHANGE_URL",
-    "LEGACY_EXCHANGE_URL",
-    "SPECS",
-    "SPEC_BY_NAME",
-    "Setting",
-    "Settings",
-    "Spec",
-    "config_file_path",
-    "default_cache_dir",
-    "load_env_file",
-    "load_profile",
-    "parse_profile",
-    "parse_settings",
-    "select_profile",
-]
+from mdh_creds.settings import specs, values
+from mdh_creds.settings.profiles import load_profile
+from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
+from mdh_creds.settings.specs import SPEC_BY_NAME
 
 
 @dataclass(frozen=True)
@@ -174,35 +148,6 @@ def load_env_file(path: Path) -> dict[str, str]:
     return {key: value for key, value in loaded.items() if value is not None}
 
 
-def _pick(
-    spec: Spec,
-    flags: Mapping[str, Any],
-    layers: list[tuple[Mapping[str, str], str]],
-    profile_keys: Mapping[str, str],
-    profile_origin: str,
-) -> tuple[str | None, str]:
-    if flags.get(spec.name) is not None:
-        return str(flags[spec.name]), f"flag {spec.flag}"
-    for mapping, where in layers:
-        for var in spec.env:
-            if mapping.get(var):
-                return mapping[var], f"{var}{where}"
-    if spec.in_profile and profile_keys.get(spec.key):
-        return profile_keys[spec.key], f"{spec.key} in {profile_origin}"
-    return None, "default"
-
-
-def _read(spec: Spec, text: str | None, source: str) -> Setting:
-    if text is None:
-        return Setting(spec.name, spec.default, "default", spec.secret)
-    try:
-        value = spec.parse(text)
-    except ValueError as exc:
-        shown = "" if spec.secret else f" = {text!r}"
-        raise ConfigError(f"invalid {spec.key}{shown} (from {source}): {exc}") from None
-    return Setting(spec.name, value, source, spec.secret)
-
-
 def parse_settings(
     environ: Mapping[str, str],
     flags: Mapping[str, Any] | None = None,
@@ -214,7 +159,7 @@ def parse_settings(
     """
     flags = dict(flags or {})
     env_file = flags.get("env_file") or environ.get("MDH_ENV_FILE")
-    layers: list[tuple[Mapping[str, str], str]] = [(environ, "")]
+    layers: list[Layer] = [(environ, "")]
     if env_file:
         env_path = Path(str(env_file)).expanduser()
         layers.append((load_env_file(env_path), f" in {env_path}"))
@@ -226,7 +171,8 @@ def parse_settings(
         found, profile_keys = loaded is not None, loaded or {}
     origin = f"profile {profile} of {path}"
     items = {
-        spec.name: _read(spec, *_pick(spec, flags, layers, profile_keys, origin)) for spec in SPECS
+        name: Setting(name, value, source, SPEC_BY_NAME[name].secret)
+        for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()
     }
     is_local = (environ.get("IS_LOCAL") or "").strip().lower() in ("1", "true", "yes")
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
@@ -251,6 +197,4 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
 
 def config_file_path(environ: Mapping[str, str]) -> Path:
     """``AWS_CONFIG_FILE``, else ``~/.aws/config``."""
-    from mdh_creds.profiles import config_file
-
     return Path(config_file(environ))

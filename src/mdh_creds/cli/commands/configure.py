@@ -11,27 +11,49 @@ stays empty.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mdh_creds import awsconfig
+from mdh_creds.cli.context import Context
 from mdh_creds.errors import ConfigError
-from mdh_creds.settings import SPECS, config_file_path, parse_profile, select_profile
+from mdh_creds.settings import awsconfig
+from mdh_creds.settings.model import config_file_path
+from mdh_creds.settings.profiles import parse_profile
+from mdh_creds.settings.sources import select_profile
+from mdh_creds.settings.specs import SPECS
 
-if TYPE_CHECKING:
-    from mdh_creds.cli import Context
-
-STATIC_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
-LEGACY_STATIC_KEYS = ("aws_security_token",)
 _NAME_FORBIDDEN = frozenset("[]'\"\\")
+HELP = "write or update the profile in the AWS config file"
 
 
-def cmd_configure(ctx: Context) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        default=None,
+        help="remove static keys for the profile from the credentials file (a backup is kept)",
+    )
+    parser.add_argument(
+        "--create-table",
+        action="store_true",
+        default=None,
+        help="create the DynamoDB cache table (idempotent)",
+    )
+    parser.add_argument(
+        "--lookup-account-id",
+        action="store_true",
+        default=None,
+        help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
+    )
+
+
+def run(ctx: Context) -> int:
     profile = select_profile(ctx.flags, ctx.environ)
     check_profile_name(profile)
     values = setting_values(ctx.flags)
-    shadowing = find_shadowing_keys(ctx.environ, profile)
+    shadowing = awsconfig.find_shadowing_keys(ctx.environ, profile)
     config = config_file_path(ctx.environ)
     changed = write_profile(config, profile, values)
     verb = "wrote" if changed else "kept (already up to date)"
@@ -99,19 +121,6 @@ def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool
     return True
 
 
-def find_shadowing_keys(environ: Mapping[str, str], profile: str) -> list[str]:
-    """Names of the static keys in ``[profile]`` of the shared credentials file that botocore
-    would use instead of ``credential_process`` (empty when there is no access key id there).
-
-    Only key names, never values. Raises ``ConfigError`` if the file exists but is unreadable.
-    """
-    text = awsconfig.read_text(awsconfig.credentials_file_path(environ))
-    keys = awsconfig.section_keys(text or "", profile)
-    if STATIC_KEYS[0] not in keys:
-        return []
-    return [key for key in (*STATIC_KEYS, *LEGACY_STATIC_KEYS) if key in keys]
-
-
 def _handle_static_keys(ctx: Context, profile: str, shadowing: list[str]) -> None:
     """Remove the shadowing keys with ``--migrate``, else warn about them."""
     credentials = awsconfig.credentials_file_path(ctx.environ)
@@ -130,9 +139,7 @@ def _handle_static_keys(ctx: Context, profile: str, shadowing: list[str]) -> Non
 def _migrate(ctx: Context, profile: str) -> None:
     path = awsconfig.credentials_file_path(ctx.environ)
     text = awsconfig.read_text(path) or ""
-    removed = [
-        k for k in (*STATIC_KEYS, *LEGACY_STATIC_KEYS) if k in awsconfig.section_keys(text, profile)
-    ]
+    removed = [k for k in awsconfig.STATIC_KEYS if k in awsconfig.section_keys(text, profile)]
     new = awsconfig.remove_keys(text, profile, removed)
     if set(removed) & set(awsconfig.section_keys(new, profile)):
         raise ConfigError(
@@ -147,9 +154,9 @@ def _migrate(ctx: Context, profile: str) -> None:
 
 
 def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
-    from mdh_creds.account import lookup_account_id
-    from mdh_creds.commands import make_broker
-    from mdh_creds.settings import parse_settings
+    from mdh_creds.aws.account_id import lookup_account_id
+    from mdh_creds.cli.context import make_broker
+    from mdh_creds.settings.model import parse_settings
 
     settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
     account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
@@ -158,9 +165,9 @@ def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
 
 
 def _create_table(ctx: Context, profile: str) -> None:
+    from mdh_creds.aws.clients import aws_client
     from mdh_creds.cache.dynamodb import create_table
-    from mdh_creds.factory import aws_client
-    from mdh_creds.settings import parse_settings
+    from mdh_creds.settings.model import parse_settings
 
     settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
     table = settings.dynamodb_table

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import argparse
+import json
+from typing import Any
 
+from mdh_creds.broker import EntryStatus
+from mdh_creds.cache.stored import KIND_CREDENTIALS
+from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
+from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.models import to_timestamp
-from mdh_creds.settings import Settings
+from mdh_creds.settings.awsconfig import find_shadowing_keys
+from mdh_creds.settings.model import Settings
 
-if TYPE_CHECKING:
-    from mdh_creds.cli import Context
+HELP = "show settings with their sources, the cache and its entries"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", default=None, help="print JSON")
+
+
+def run(ctx: Context) -> int:
+    report = collect_status(ctx, load_settings(ctx))
+    if ctx.flags.get("json"):
+        ctx.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        ctx.stdout.write(render_status(report))
+    return 0 if report.get("error") is None else 3
 
 
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     """A JSON-able report; a configuration error is reported in it, not raised."""
-    from mdh_creds.commands import describe_cache, make_broker
-
     report: dict[str, Any] = {
         "profile": settings.profile,
         "config_file": str(settings.config_file),
@@ -34,16 +50,28 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         report["error"] = str(exc)
         return report
     report["cache"] = describe_cache(settings, broker, ctx)
+    entries = list(broker.entries())
     report["entries"] = [
         {
             "kind": e.kind,
             "name": e.name,
             "state": e.state,
             "expires_at": to_timestamp(e.expires_at) if e.expires_at else None,
+            "clock_skew_seconds": e.skew.total_seconds() if e.skew is not None else None,
         }
-        for e in broker.entries()
+        for e in entries
     ]
+    report["clock_skew_seconds"] = measured_skew(entries)
     return report
+
+
+def measured_skew(entries: list[EntryStatus]) -> float | None:
+    """MDH's clock minus ours, as measured by the newest exchange that is still cached."""
+    measured = [e for e in entries if e.skew is not None and e.expires_at is not None]
+    if not measured:
+        return None
+    newest = max(measured, key=lambda e: (e.kind == KIND_CREDENTIALS, e.expires_at))
+    return newest.skew.total_seconds() if newest.skew is not None else None
 
 
 def render_status(report: dict[str, Any]) -> str:
@@ -71,8 +99,6 @@ def render_status(report: dict[str, Any]) -> str:
 
 def shadowing_warnings(ctx: Context, settings: Settings) -> list[str]:
     """Static keys for the profile in the credentials file win over credential_process."""
-    from mdh_creds.configure import find_shadowing_keys
-
     try:
         keys = find_shadowing_keys(ctx.environ, settings.profile)
     except MdhCredsError as exc:

@@ -9,19 +9,25 @@ line endings stay byte for byte. Files are replaced atomically.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import stat
-import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mdh_creds import persist
 from mdh_creds.errors import ConfigError
+from mdh_creds.settings import ini
 
 BACKUP_INFIX = ".mdh-creds-backup-"
+# Static keys in the shared credentials file, which botocore prefers to credential_process.
+STATIC_KEYS = (
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "aws_security_token",
+)
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
 
@@ -49,40 +55,24 @@ def split_lines(text: str) -> list[str]:
     return _LINE.findall(text)
 
 
-def _header(stripped: str) -> str | None:
-    """``configparser``'s ``\\[(?P<header>.+)\\]`` matched at the start of the stripped line."""
-    last = stripped.rfind("]")
-    return stripped[1:last] if stripped.startswith("[") and last > 1 else None
-
-
-def _key(stripped: str) -> str | None:
-    """The option name (lower case, as ``configparser`` stores it) before the first ``=``/``:``."""
-    cut = min((i for i in (stripped.find("="), stripped.find(":")) if i >= 0), default=-1)
-    return stripped[:cut].strip().lower() if cut >= 0 else None
-
-
 def parse_sections(lines: list[str]) -> list[Section]:
-    """Every section with its keys; lines before the first header belong to none."""
+    """Every section with its keys (``settings.ini`` rules); lines before the first header and
+    stray lines belong to none."""
     sections: list[Section] = []
     entry: Entry | None = None
-    indent = 0
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped or stripped[0] in "#;":
-            continue
-        level = len(line) - len(line.lstrip())
-        if entry is not None and level > indent:
-            entry.end = index + 1
-            continue
-        indent, entry = level, None
-        name = _header(stripped)
-        if name is not None:
+    for index, kind, name, _value in ini.read_lines(lines):
+        if kind == ini.SECTION:
             if sections:
                 sections[-1].end = index
             sections.append(Section(name, index, len(lines)))
-        elif sections and (key := _key(stripped)) is not None:
-            entry = Entry(key, index, index + 1)
+            entry = None
+        elif kind == ini.KEY:
+            entry = Entry(name, index, index + 1)
             sections[-1].entries.append(entry)
+        elif kind == ini.CONTINUATION and entry is not None:
+            entry.end = index + 1
+        elif kind == ini.STRAY:
+            entry = None
     return sections
 
 
@@ -187,54 +177,22 @@ def read_text(path: Path) -> str | None:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError:  # its cause holds bytes of the file, perhaps of a secret key
+        raise ConfigError(f"cannot read {path}: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` by a temporary file in its folder, written, synced, then renamed over it.
-
-    The file keeps its permission bits (0600 when new); a missing folder is created 0700.
-    """
+    """Replace the file ``path`` names (through a symlink, as editors do) atomically, keeping its
+    permission bits and owner (0600 when new); a missing folder is created 0700."""
     path = Path(os.path.realpath(path))
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         old: os.stat_result | None = path.stat()
     except FileNotFoundError:
         old = None
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        _copy_owner_and_mode(old, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _sync_folder(path.parent)
-
-
-def _copy_owner_and_mode(old: os.stat_result | None, temporary: str) -> None:
-    os.chmod(temporary, stat.S_IMODE(old.st_mode) if old else 0o600)
-    if old is not None and hasattr(os, "chown"):
-        with contextlib.suppress(OSError):  # only root may give a file away
-            os.chown(temporary, old.st_uid, old.st_gid)
-
-
-def _sync_folder(folder: Path) -> None:
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+    persist.write_atomic(path, text.encode("utf-8"), keep=old)
 
 
 def backup_file(path: Path) -> Path:
@@ -257,3 +215,16 @@ def backup_file(path: Path) -> Path:
         os.chmod(target, 0o600)
         return target
     raise ConfigError(f"cannot find a free backup name next to {path}")
+
+
+def find_shadowing_keys(environ: Mapping[str, str], profile: str) -> list[str]:
+    """Names of the static keys in ``[profile]`` of the shared credentials file that botocore
+    would use instead of ``credential_process`` (empty when there is no access key id there).
+
+    Only key names, never values. Raises ``ConfigError`` if the file exists but is unreadable.
+    """
+    text = read_text(credentials_file_path(environ))
+    keys = section_keys(text or "", profile)
+    if STATIC_KEYS[0] not in keys:
+        return []
+    return [key for key in STATIC_KEYS if key in keys]

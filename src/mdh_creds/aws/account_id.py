@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 from mdh_creds import __version__
+from mdh_creds.aws.guard import inside
 from mdh_creds.errors import ConfigError
-from mdh_creds.guard import inside
 from mdh_creds.models import TemporaryCredentials
-from mdh_creds.settings import Settings
-from mdh_creds.values import parse_account_id
+from mdh_creds.settings.model import Settings
+from mdh_creds.settings.values import parse_account_id
 
 
 def lookup_account_id(creds: TemporaryCredentials, settings: Settings) -> str:

@@ -7,12 +7,16 @@ the variables rather than resolving the profile again. While it runs, SIGINT, SI
 it). 127: CMD not found; 126: CMD cannot be run; 2: no CMD. Static keys expire: when the child
 is still running at that moment, one line on stderr says so and names ``exec --server``.
 
-``--server`` and ``--profile-env`` hand the child an endpoint or the profile instead of keys
-(``server/launch.py``).
+``--server``: the child gets ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
+``AWS_CONTAINER_AUTHORIZATION_TOKEN`` of an endpoint that lives as long as it (``server/``), the
+region, and none of the variables with which an SDK would find other credentials first
+(``CHILD_STRIPPED``, DESIGN 3.4). ``--profile-env``: no keys, ``AWS_PROFILE=<profile>``, so the
+child's SDK runs the profile's ``credential_process`` itself whenever it needs to.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -22,14 +26,14 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
+from mdh_creds.aws.guard import GUARD_VARIABLE
+from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.errors import ConfigError
-from mdh_creds.formats import local_expiry, to_environment
-from mdh_creds.guard import GUARD_VARIABLE
-
-if TYPE_CHECKING:
-    from mdh_creds.cli import Context
+from mdh_creds.formats import to_environment
+from mdh_creds.server.launch import CHILD_STRIPPED, region_variables, start_endpoint
+from mdh_creds.settings.model import Settings
 
 EXEC_VARIABLE = "MDH_CREDS_EXEC"
 REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", GUARD_VARIABLE)
@@ -37,11 +41,29 @@ FORWARDED_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [ARGS...]\n"
+HELP = "run CMD with the credentials in its environment"
 
 
-def cmd_exec(ctx: Context) -> int:
-    from mdh_creds.commands import load_settings, make_broker
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--server",
+        action="store_true",
+        default=None,
+        help="serve credentials to CMD from a local endpoint, refreshed while it runs",
+    )
+    mode.add_argument(
+        "--profile-env",
+        action="store_true",
+        default=None,
+        help="give CMD no keys, only AWS_PROFILE: its SDK runs credential_process itself",
+    )
+    parser.add_argument(
+        "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+    )
 
+
+def run(ctx: Context) -> int:
     argv = command_line(getattr(ctx.args, "argv", None))
     if not argv:
         ctx.stderr.write(USAGE)
@@ -52,16 +74,68 @@ def cmd_exec(ctx: Context) -> int:
             f"already inside `mdh-creds exec` for profile {inside}: run {argv[0]} directly"
         )
     settings = load_settings(ctx)
-    if ctx.flags.get("server") or ctx.flags.get("profile_env"):
-        from mdh_creds.server import launch
-
-        run_mode = launch.exec_with_server if ctx.flags.get("server") else launch.exec_with_profile
-        return run_mode(ctx, settings, argv)
+    if ctx.flags.get("server"):
+        return exec_with_server(ctx, settings, argv)
+    if ctx.flags.get("profile_env"):
+        return exec_with_profile(ctx, settings, argv)
     creds = make_broker(ctx, settings).get_credentials()
     env = child_environment(ctx.environ, to_environment(creds, settings.region), settings.profile)
     ctx.stdout.flush()
     ctx.stderr.flush()
-    return run_child(argv, env, ctx.stderr, expires_at=local_expiry(creds).timestamp())
+    return run_child(argv, env, ctx.stderr, expires_at=creds.local_expires_at.timestamp())
+
+
+def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
+    """Run ``argv`` with the endpoint's variables; the endpoint stops when the child ends."""
+    warn_default_keys(ctx, argv[0])
+    endpoint, keeper = start_endpoint(ctx, settings)
+    try:
+        variables = {**endpoint.variables(), **region_variables(settings)}
+        removed = (*REMOVED_VARIABLES, *CHILD_STRIPPED)
+        env = child_environment(ctx.environ, variables, settings.profile, removed)
+        ctx.stdout.flush()
+        ctx.stderr.flush()
+        return run_child(argv, env, ctx.stderr)
+    finally:
+        endpoint.stop()
+        keeper.stop()
+
+
+def exec_with_profile(ctx: Context, settings: Settings, argv: list[str]) -> int:
+    """Run ``argv`` with ``AWS_PROFILE`` set and no keys, the cache warmed first."""
+    from mdh_creds.settings.profiles import load_profile
+
+    make_broker(ctx, settings).get_credentials()  # fail here, not in the child; warm the cache
+    keys = load_profile(str(settings.config_file), settings.profile) or {}
+    if "credential_process" not in keys:
+        ctx.stderr.write(
+            f"mdh-creds: warning: profile {settings.profile} in {settings.config_file} has no "
+            f"credential_process, so SDKs in {argv[0]} find no credentials through it: run "
+            f"mdh-creds configure --profile {settings.profile}\n"
+        )
+    removed = (*REMOVED_VARIABLES, *CHILD_STRIPPED)
+    env = child_environment(
+        ctx.environ, {"AWS_PROFILE": settings.profile}, settings.profile, removed
+    )
+    ctx.stdout.flush()
+    ctx.stderr.flush()
+    return run_child(argv, env, ctx.stderr)
+
+
+def warn_default_keys(ctx: Context, command: str) -> None:
+    """Static keys in ``[default]`` of the shared credentials file outrank the endpoint."""
+    from mdh_creds.settings import awsconfig
+
+    try:
+        found = awsconfig.find_shadowing_keys(ctx.environ, "default")
+    except ConfigError:
+        return
+    if found:
+        ctx.stderr.write(
+            f"mdh-creds: warning: [default] in {awsconfig.credentials_file_path(ctx.environ)} "
+            f"holds {', '.join(found)}: SDKs in {command} use those keys before the endpoint; "
+            "remove them from that file\n"
+        )
 
 
 def command_line(words: Sequence[str] | None) -> list[str]:

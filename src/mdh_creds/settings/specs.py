@@ -7,14 +7,14 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mdh_creds import values
+from mdh_creds.settings import values
 
 DEFAULT_TOKEN_URL = "https://designer.mydatahelps.org/identityserver/connect/token"
 LEGACY_EXCHANGE_URL = "https://api.explorer.mydatahelps.org/token"
 DESIGNER_EXCHANGE_URL = (
     "https://api.designer.mydatahelps.org/projects/{project_id}/export-explorer/token"
 )
-GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"  # see guard.py: set for what mdh-creds process starts
+GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"  # aws/guard.py: set for what `process` starts
 AUTO_CHOICE_FILE = "auto-cache"  # in the cache folder: "file" once no keyring answered
 AUTO_RECHECK = 86_400  # seconds before mdh_cache=auto looks for a keyring again
 CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
@@ -23,13 +23,11 @@ CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
 class Spec:
     """One setting: its name, where it may come from, and how its text becomes a value.
 
-    ``kind`` tells the fast path what it may skip: ``"url"`` values are part of the cache
-    identity (an entry exists only for URLs that passed full validation), ``"path"`` values are
-    expanded without importing pathlib. (A plain class: a NamedTuple costs a millisecond to
-    define, and this module is on the cache-hit path.)
+    (A plain class: a NamedTuple costs a millisecond to define, and this module is on the
+    cache-hit path.)
     """
 
-    __slots__ = ("default", "env", "in_profile", "kind", "name", "parse", "secret")
+    __slots__ = ("default", "env", "in_profile", "name", "parse", "secret")
 
     def __init__(
         self,
@@ -40,10 +38,9 @@ class Spec:
         *,
         in_profile: bool = True,
         secret: bool = False,
-        kind: str = "",
     ) -> None:
         self.name, self.env, self.parse, self.default = name, env, parse, default
-        self.in_profile, self.secret, self.kind = in_profile, secret, kind
+        self.in_profile, self.secret = in_profile, secret
 
     @property
     def key(self) -> str:
@@ -63,13 +60,13 @@ SPECS: tuple[Spec, ...] = (
         in_profile=False,
         secret=True,
     ),
-    Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path, kind="path"),
+    Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path),
     Spec("secret_id", ("MDH_SECRET_ID", "SECRET_NAME"), values.parse_text),
     Spec("project_code", ("MDH_PROJECT_CODE", "RKS_PROJECT_CODE"), values.parse_header_value),
     Spec("project_id", ("MDH_PROJECT_ID", "RKS_PROJECT_ID"), values.parse_path_segment),
-    Spec("token_url", ("MDH_TOKEN_URL", "URL"), values.parse_url, DEFAULT_TOKEN_URL, kind="url"),
+    Spec("token_url", ("MDH_TOKEN_URL", "URL"), values.parse_url, DEFAULT_TOKEN_URL),
     Spec("scope", ("MDH_SCOPE", "SCOPE"), values.parse_text, "api"),
-    Spec("exchange_url", ("MDH_EXCHANGE_URL",), values.parse_url_template, kind="url"),
+    Spec("exchange_url", ("MDH_EXCHANGE_URL",), values.parse_url_template),
     Spec("retries", ("MDH_RETRIES", "RETRIES"), values.bounded_int(0, 10), 2),
     Spec(
         "retry_interval_ms",
@@ -79,7 +76,7 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("timeout", ("MDH_TIMEOUT",), values.bounded_float(0.1, 300.0), 10.0),
     Spec("cache", ("MDH_CACHE",), values.choice(CACHE_CHOICES), "auto"),
-    Spec("cache_dir", ("MDH_CACHE_DIR",), values.parse_path, kind="path"),
+    Spec("cache_dir", ("MDH_CACHE_DIR",), values.parse_path),
     Spec("dynamodb_table", ("MDH_DYNAMODB_TABLE",), values.parse_table_name, "mdh-creds-cache"),
     Spec("refresh_window", ("MDH_REFRESH_WINDOW",), values.bounded_int(0, 43_200), 1200),
     Spec("aws_profile", ("MDH_AWS_PROFILE",), values.parse_text),

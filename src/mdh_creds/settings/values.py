@@ -1,6 +1,7 @@
 """Parsers for the text of one setting: each returns a value or raises ValueError saying why.
 
-Light at import (the fast path loads it); URL and path parsers import what they need.
+Light at import (the fast path reads its settings through them); URL and path parsers import
+what they need (``cryptography`` has loaded those modules already on the fast path).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-_MAX_TEXT = 4096
+_MAX_TEXT = 16_384  # characters: room for a pasted PEM key, no room for a pasted file
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 
 
@@ -20,7 +21,7 @@ def parse_text(text: str) -> str:
     value = text.strip()
     if not value:
         raise ValueError("it is empty")
-    if len(value) > _MAX_TEXT * 4:
+    if len(value) > _MAX_TEXT:
         raise ValueError("it is too long")
     return value
 

@@ -1,7 +1,9 @@
-"""The ``mdh-creds`` command: parse arguments, run one command, map errors to exit codes.
+"""The full ``mdh-creds`` command: parse arguments, run one command, map errors to exit codes.
 
-Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 rejected by MDH, 5 MDH unreachable.
-An error is one line on stderr; a traceback only with ``--debug``, and never a secret.
+Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 rejected by MDH, 5 MDH unreachable
+(each error's ``exit_code``, ``errors.py``); a command run by ``exec`` passes its own through, and
+130 means interrupted. An error is one line on stderr; a traceback only with ``--debug``, and
+never a secret.
 """
 
 from __future__ import annotations
@@ -11,25 +13,16 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from mdh_creds import __version__
+from mdh_creds.cli import commands
+from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import RedactingFilter, redact
-from mdh_creds.settings import SPECS
+from mdh_creds.settings.specs import SPECS
 
-COMMANDS = (
-    "process",
-    "token",
-    "export",
-    "exec",
-    "serve",
-    "status",
-    "clear",
-    "configure",
-    "iam-policy",
-)
+COMMANDS = tuple(commands.MODULES)
 _log = logging.getLogger("mdh_creds")
 
 
@@ -40,20 +33,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-@dataclass
-class Context:
-    """The world a command runs in (so tests and embedders can pass their own)."""
-
-    args: argparse.Namespace
-    environ: Mapping[str, str]
-    stdout: TextIO
-    stderr: TextIO
-
-    @property
-    def flags(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self.args).items() if v is not None}
 
 
 def _common_options() -> _Parser:
@@ -83,11 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mdh-creds {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    from mdh_creds import commands
-
-    for name, (helptext, add_arguments) in commands.REGISTRY.items():
-        command = sub.add_parser(name, parents=[common], help=helptext, description=helptext)
-        add_arguments(command)
+    for name in COMMANDS:
+        module = commands.load(name)
+        command = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
     return parser
 
 
@@ -141,10 +119,9 @@ def main(
 
 
 def _run(ctx: Context) -> int:
-    from mdh_creds import commands
-
     try:
-        return commands.run(ctx)
+        code: int = commands.load(ctx.args.command or "process").run(ctx)
+        return code
     except MdhCredsError as exc:
         _log.debug("failed", exc_info=True)
         ctx.stderr.write(f"mdh-creds: {redact(str(exc))}\n")

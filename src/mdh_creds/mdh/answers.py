@@ -7,8 +7,9 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from mdh_creds.clock import parse_timestamp, to_timestamp
 from mdh_creds.errors import ExchangeRejected
-from mdh_creds.models import AccessToken, TemporaryCredentials, parse_timestamp, to_timestamp
+from mdh_creds.models import AccessToken, TemporaryCredentials
 
 MAX_TOKEN_LIFETIME = 86_400
 MISSING_EXPIRATION_LIFETIME = timedelta(minutes=15)
@@ -63,10 +64,10 @@ def _expiration(data: dict[str, Any], server_now: datetime) -> datetime:
         pass
     try:  # no timezone: MDH's times are UTC
         naive = datetime.fromisoformat(raw.strip()[:26])
-    except ValueError:
+    except ValueError as exc:
         raise ExchangeRejected(
             "the MDH credentials answer has an unparsable Expiration", status=200
-        ) from None
+        ) from exc
     if naive.tzinfo is not None:
         raise ExchangeRejected(
             "the MDH credentials answer has an unparsable Expiration", status=200

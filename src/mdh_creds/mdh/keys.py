@@ -1,4 +1,4 @@
-"""Load the service account's private key: PEM text, a file, or an AWS Secrets Manager secret.
+"""Load the service account's private key: PEM text or a file (a secret's: ``aws.secrets``).
 
 MDH users paste keys in many shapes: PKCS#1 or PKCS#8, on one line, with literal ``\\n``, or
 base64-encoded whole. Everything is normalised to PEM here. The RSA key itself is parsed only when
@@ -7,7 +7,6 @@ an assertion must be signed (``load_signing_key``); a cache hit needs only the D
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mdh_creds.errors import PrivateKeyError
-from mdh_creds.pem import normalise_pem
+from mdh_creds.mdh.pem import normalise_pem
 from mdh_creds.redact import register_secret
 
 _log = logging.getLogger(__name__)
@@ -49,13 +48,15 @@ def load_private_key_file(path: Path, source: str) -> PrivateKey:
         if info.st_size > _MAX_KEY_BYTES:
             raise PrivateKeyError(f"the private key file {path} is too large to be a key")
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise PrivateKeyError(
             f"the private key file {path} does not exist (from {source}): fix mdh_private_key_file"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not text"
-        raise PrivateKeyError(f"cannot read the private key file {path}: {reason}") from None
+        ) from exc
+    except UnicodeDecodeError:  # its cause holds bytes of the key
+        raise PrivateKeyError(f"cannot read the private key file {path}: not text") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise PrivateKeyError(f"cannot read the private key file {path}: {reason}") from exc
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         _log.warning(
             "private key file %s is readable by group or others: run chmod 600 %s", path, path
@@ -79,63 +80,3 @@ def load_signing_key(key: PrivateKey) -> Any:
             f"the private key from {key.source} is not an RSA key (RS256 needs one)"
         )
     return loaded
-
-
-@dataclass(frozen=True)
-class SecretBundle:
-    """What an AWS Secrets Manager secret provides; ``private_key`` is parsed already."""
-
-    service_account: str | None
-    private_key: PrivateKey | None
-    project_code: str | None
-    project_id: str | None
-
-
-def _first(data: dict[str, Any], *names: str) -> str | None:
-    for name in names:
-        value = data.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
-def parse_secret(text: str, secret_id: str) -> SecretBundle:
-    """The JSON of a secret: ``service_account``, ``private_key``, the project (RKS_* names too)."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise PrivateKeyError(f"the secret {secret_id} is not a JSON object")
-    pem = _first(data, "private_key", "RKS_PRIVATE_KEY", "MDH_PRIVATE_KEY")
-    source = f"secret {secret_id}"
-    return SecretBundle(
-        service_account=_first(
-            data, "service_account", "RKS_SERVICE_ACCOUNT", "MDH_SERVICE_ACCOUNT"
-        ),
-        private_key=parse_private_key(pem, source) if pem else None,
-        project_code=_first(data, "project_code", "RKS_PROJECT_CODE", "MDH_PROJECT_CODE"),
-        project_id=_first(data, "project_id", "RKS_PROJECT_ID", "MDH_PROJECT_ID"),
-    )
-
-
-def fetch_secret(client: Any, secret_id: str) -> SecretBundle:
-    """Read the secret with a Secrets Manager client built by the caller."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        answer = client.get_secret_value(SecretId=secret_id)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise PrivateKeyError(
-            f"cannot read the secret {secret_id} from Secrets Manager: {code}"
-        ) from None
-    except BotoCoreError as exc:
-        raise PrivateKeyError(
-            f"cannot reach Secrets Manager for the secret {secret_id}: {exc}"
-        ) from None
-    text = answer.get("SecretString")
-    if not isinstance(text, str):
-        raise PrivateKeyError(f"the secret {secret_id} has no SecretString")
-    register_secret(text)
-    return parse_secret(text, secret_id)

@@ -8,11 +8,11 @@ import sys
 
 def main() -> int:
     """Serve a fresh cached entry with the fewest imports; anything else goes to ``cli.main``."""
-    from mdh_creds.fastpath import try_serve
+    from mdh_creds.cli.fastpath import try_serve
 
     code = try_serve(sys.argv[1:], os.environ, sys.stdout)
     if code is not None:
         return code
-    from mdh_creds.cli import main as full_command
+    from mdh_creds.cli.main import main as full_command
 
     return full_command()

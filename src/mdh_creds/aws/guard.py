@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from mdh_creds.specs import GUARD_VARIABLE
+from mdh_creds.settings.specs import GUARD_VARIABLE
 
 __all__ = ["GUARD_VARIABLE", "guard_children", "inside", "is_inside", "refuse_nesting"]
 

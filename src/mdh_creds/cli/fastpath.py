@@ -1,7 +1,8 @@
 """The cache hit of ``mdh-creds process`` with the fewest imports: find the entry, open it, print.
 
-It reads settings with the same table and rules as the full command (``specs``, ``profiles``,
-``values``), but handles only the plain case: ``process`` with at most ``--profile``, the file
+It reads settings, the identity and the entry's name through the same functions as the full
+command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
+case: ``process`` with at most ``--profile``, the file
 cache or the keyring cache on a pinned Secret Service, a key from the environment or a private
 key file, and a fresh entry. Anything else returns ``None`` and the full command runs, which
 gives the same answer (and every error message).
@@ -14,35 +15,29 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from mdh_creds import specs, values
-from mdh_creds.crypto import Sealer, identity_digest
-from mdh_creds.entryformat import (
+from mdh_creds.cache.stored import (
     KEYRING_PIN_FILE,
     KEYRING_SERVICE,
+    KIND_CREDENTIALS,
     SECRET_SERVICE_BACKEND,
     SUFFIX,
+    CacheKey,
+    identity,
     live_body,
 )
+from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
-from mdh_creds.freshness import Freshness, judge
-from mdh_creds.pem import normalise_pem
-from mdh_creds.profiles import config_file, load_profile, select_profile
+from mdh_creds.freshness import Freshness, judge, to_local_seconds
+from mdh_creds.mdh.pem import normalise_pem
+from mdh_creds.settings import specs, values
+from mdh_creds.settings.profiles import load_profile
+from mdh_creds.settings.sources import config_file, read_all, select_profile
 
 _MAX_KEY_BYTES = 64 * 1024
 
 
 class _NotHere(Exception):
     """The fast path does not handle this case: the full command takes over."""
-
-
-class _Key:
-    """The credentials entry's key (``crypto.EntryKey``) without importing ``models``."""
-
-    kind = "credentials"
-
-    def __init__(self, digest: str) -> None:
-        self.digest = digest
-        self.name = f"{self.kind}-{digest}"
 
 
 def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -> int | None:
@@ -70,22 +65,31 @@ def _profile_flag(argv: Sequence[str]) -> str | None:
     return profile or None
 
 
-def _read_settings(environ: Mapping[str, str], profile_keys: Mapping[str, str]) -> dict[str, Any]:
-    """Every setting, validated as the full command does (flags aside: there are none here)."""
-    found: dict[str, Any] = {}
-    for spec in specs.SPECS:
-        text = next((environ[var] for var in spec.env if environ.get(var)), None)
-        if text is None and spec.in_profile:
-            text = profile_keys.get(spec.key) or None
-        if text is None:
-            found[spec.name] = spec.default
-        elif spec.kind == "url":  # part of the identity: only validated URLs ever have entries
-            found[spec.name] = values.parse_text(text)
-        elif spec.kind == "path":
-            found[spec.name] = os.path.expanduser(values.parse_text(text))
-        else:
-            found[spec.name] = spec.parse(text)
-    return found
+def read_settings(
+    environ: Mapping[str, str], profile_keys: Mapping[str, str], origin: str
+) -> dict[str, Any]:
+    """Every setting as the full command reads it with no flags and no ``.env`` file."""
+    return {
+        name: value
+        for name, (value, _) in read_all({}, [(environ, "")], profile_keys, origin).items()
+    }
+
+
+def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The identity of the entry, as ``mdh.account.Resolved.identity`` builds it."""
+    exchange = specs.resolve_exchange_url(
+        settings["exchange_url"], settings["project_id"], settings["project_code"]
+    )
+    if exchange is None or not settings["service_account"]:
+        raise _NotHere("incomplete settings: the full command explains")
+    return identity(
+        service_account=settings["service_account"],
+        token_url=settings["token_url"],
+        exchange_url=exchange,
+        project_id=settings["project_id"],
+        project_code=settings["project_code"],
+        scope=settings["scope"],
+    )
 
 
 def _stored_entry(
@@ -149,31 +153,17 @@ def _key_material(settings: Mapping[str, Any]) -> bytes:
     return normalise_pem(text)[2]
 
 
-def _identity(settings: Mapping[str, Any]) -> dict[str, str]:
-    exchange = specs.resolve_exchange_url(
-        settings["exchange_url"], settings["project_id"], settings["project_code"]
-    )
-    if exchange is None or not settings["service_account"]:
-        raise _NotHere("incomplete settings: the full command explains")
-    return {
-        "service_account": settings["service_account"],
-        "token_url": settings["token_url"],
-        "exchange_url": exchange,
-        "project": settings["project_id"] or settings["project_code"] or "",
-        "scope": settings["scope"],
-    }
-
-
 def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
         raise _NotHere("nested run or .env file")
     profile = _profile_flag(argv) or select_profile({}, environ)
-    profile_keys = load_profile(config_file(environ), profile) or {}
-    settings = _read_settings(environ, profile_keys)
-    folder = settings["cache_dir"] or specs.default_cache_dir(environ)
+    path = config_file(environ)
+    profile_keys = load_profile(path, profile) or {}
+    settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
+    folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["secret_id"]:
         raise _NotHere("the key lives in Secrets Manager")
-    key = _Key(identity_digest(_identity(settings)))
+    key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
@@ -195,6 +185,6 @@ def _fresh_document(
     key_id, secret, token = (payload[n] for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
     if not all(isinstance(value, str) and value for value in (key_id, secret, token)):
         raise _NotHere("malformed entry")
-    local_expiry = expires_at - skew  # as formats.local_expiry: on this machine's clock
+    local_expiry = to_local_seconds(expires_at, skew)
     expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
     return process_json(key_id, secret, token, expiration, account_id)

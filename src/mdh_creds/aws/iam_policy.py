@@ -16,13 +16,9 @@ settings' region or the one in a secret ARN, else ``*``.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mdh_creds.settings import Settings, parse_settings
-
-if TYPE_CHECKING:
-    from mdh_creds.cli import Context
+from mdh_creds.settings.model import Settings
 
 RUNTIME_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 LISTING_ACTIONS = ("dynamodb:Scan",)
@@ -57,7 +53,7 @@ def _statement(sid: str, actions: tuple[str, ...], resource: str) -> dict[str, A
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
 
 
-def _where(settings: Settings, account_id: str | None) -> tuple[str, str]:
+def where(settings: Settings, account_id: str | None) -> tuple[str, str]:
     """``(region, account)``, from the settings, then a secret ARN, then ``*``."""
     region, account = settings.region, account_id
     parts = _arn_parts(settings.secret_id or "")
@@ -68,7 +64,7 @@ def _where(settings: Settings, account_id: str | None) -> tuple[str, str]:
 
 def build_policy(settings: Settings, account_id: str | None = None) -> dict[str, Any]:
     """The IAM policy document (a dict) for the AWS calls these settings lead to."""
-    region, account = _where(settings, account_id)
+    region, account = where(settings, account_id)
     statements: list[dict[str, Any]] = []
     if settings.cache == "dynamodb":
         table = (
@@ -83,7 +79,7 @@ def build_policy(settings: Settings, account_id: str | None = None) -> dict[str,
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _notes(settings: Settings, policy: dict[str, Any], wildcard: bool) -> list[str]:
+def notes(settings: Settings, policy: dict[str, Any], wildcard: bool) -> list[str]:
     sids = {statement["Sid"] for statement in policy["Statement"]}
     notes = []
     if not sids:
@@ -101,15 +97,3 @@ def _notes(settings: Settings, policy: dict[str, Any], wildcard: bool) -> list[s
     if sids and wildcard:
         notes.append("set AWS_ACCOUNT_ID and a region to replace the * in the resources")
     return notes
-
-
-def cmd_iam_policy(ctx: Context) -> int:
-    """Print the policy as JSON on stdout; notes go to stderr."""
-    settings = parse_settings(ctx.environ, ctx.flags)
-    account_id = ctx.environ.get("AWS_ACCOUNT_ID") or None
-    policy = build_policy(settings, account_id)
-    ctx.stdout.write(json.dumps(policy, indent=2) + "\n")
-    wildcard = "*" in _where(settings, account_id)
-    for note in _notes(settings, policy, wildcard):
-        ctx.stderr.write(f"mdh-creds: note: {note}\n")
-    return 0

@@ -1,0 +1,189 @@
+"""The package's shape: no import cycle, a small flat core, light subpackage faces, commands that
+never import their registry, and a cache envelope that has not moved (golden bytes)."""
+
+from __future__ import annotations
+
+import ast
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+import mdh_creds
+from mdh_creds import crypto
+from mdh_creds.cache.stored import CacheKey, live_body, pack_entry
+from mdh_creds.crypto import Sealer, derive_key, identity_digest
+
+PACKAGE = Path(mdh_creds.__file__).parent
+TOP_LEVEL_LIMIT = 18
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _absolute(current: str, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    package = current if MODULES[current].name == "__init__.py" else current.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def _strings(tree: ast.AST) -> set[str]:
+    """String constants naming one of our modules (``import_module`` targets, lazy tables)."""
+    found = set()
+    for node in ast.walk(tree):
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and node.value in MODULES and node.value != "mdh_creds":
+            found.add(node.value)
+    return found
+
+
+def imports_of(name: str) -> set[str]:
+    """Every module of ours that ``name`` imports: top level, inside functions, by string."""
+    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
+    found = _strings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(name, node)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in MODULES else base)
+    if name == "mdh_creds.cli.commands":  # the registry loads its commands by name
+        found |= {m for m in MODULES if m.startswith("mdh_creds.cli.commands.")}
+    return {m for m in found if m in MODULES and m != name}
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def find_cycle() -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(GRAPH[node]):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(GRAPH):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_scanner_sees_function_level_and_string_imports() -> None:
+    assert "mdh_creds.mdh.exchange" in GRAPH["mdh_creds.factory"]  # inside a function
+    assert "mdh_creds.provider" in GRAPH["mdh_creds"]  # a lazy table's string
+    assert "mdh_creds.cli.commands.status" in GRAPH["mdh_creds.cli.commands"]
+
+
+def test_no_import_cycle() -> None:
+    assert find_cycle() is None, " -> ".join(find_cycle() or [])
+
+
+def test_the_flat_core_stays_small() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= TOP_LEVEL_LIMIT, top
+
+
+@pytest.mark.parametrize(
+    "package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py" and m != "mdh_creds")
+)
+def test_subpackage_faces_import_nothing_at_load(package: str) -> None:
+    """An ``__init__`` is a docstring (plus names), so importing a light module of the package
+    loads nothing else; the ``testing`` face is lazy (imports only under TYPE_CHECKING)."""
+    tree = ast.parse(MODULES[package].read_text(encoding="utf-8"))
+    eager = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")
+    ]
+    allowed = {"typing", "importlib", "types", "collections.abc"}
+    assert all(
+        (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) in allowed
+        for node in eager
+    ), package
+
+
+def test_commands_never_import_the_registry_nor_each_other() -> None:
+    commands = [m for m in MODULES if m.startswith("mdh_creds.cli.commands.")]
+    for name in commands:
+        assert "mdh_creds.cli.commands" not in GRAPH[name], name
+        assert not (GRAPH[name] & set(commands)), name
+        assert "mdh_creds.cli.main" not in GRAPH[name], name
+
+
+# The cache format, fixed: any change here makes every cached entry a miss for every user.
+GOLDEN_IDENTITY = {
+    "service_account": "MyDataHelps.12345.app",
+    "token_url": "https://designer.mydatahelps.org/identityserver/connect/token",
+    "exchange_url": "https://api.explorer.mydatahelps.org/token",
+    "project": "RK.12345.Golden",
+    "scope": "api",
+}
+GOLDEN_DIGEST = "e8ff5fbce531d6a2ad13093d3c9b63dc01bd3c6ca06139106be37b9b31d1a8ba"
+GOLDEN_MATERIAL = b"mdh-creds golden key material v1"
+GOLDEN_NONCE = bytes(range(12))
+GOLDEN_PAYLOAD = {"AccessKeyId": "ASIAGOLDEN", "Expiration": "2026-01-01T00:00:00+00:00"}
+GOLDEN_ENVELOPE = bytes.fromhex(
+    "4d444831000102030405060708090a0be6d6efef7091279b9bb654481caeec48c3d704e99de0c1bc54e959e7a990"
+    "ca0306030efacf2356e5291c692421b01e45e31005dde4ac2fc9ad1ca789885e84699843974630c853443a795f58"
+    "aaaede6482db1f129c"
+)
+GOLDEN_HEADER = bytes.fromhex("4d444531000000006955b900")  # "MDE1" | 2026-01-01T00:00:00Z
+
+
+def test_the_entry_key_of_an_identity_has_not_moved() -> None:
+    assert identity_digest(GOLDEN_IDENTITY) == GOLDEN_DIGEST
+    key = CacheKey.for_identity(GOLDEN_IDENTITY, "credentials")
+    assert key.name == f"credentials-{GOLDEN_DIGEST}"
+
+
+def test_an_envelope_sealed_before_opens_now() -> None:
+    key = CacheKey(GOLDEN_DIGEST, "credentials")
+    assert Sealer(GOLDEN_MATERIAL).open(key, GOLDEN_ENVELOPE) == GOLDEN_PAYLOAD
+    assert Sealer(GOLDEN_MATERIAL).open(CacheKey(GOLDEN_DIGEST, "token"), GOLDEN_ENVELOPE) is None
+
+
+def test_sealing_with_the_golden_nonce_gives_the_golden_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(crypto.os, "urandom", lambda size: GOLDEN_NONCE[:size])
+    key = CacheKey(GOLDEN_DIGEST, "credentials")
+    assert Sealer(GOLDEN_MATERIAL).seal(key, GOLDEN_PAYLOAD) == GOLDEN_ENVELOPE
+
+
+def test_the_envelope_is_the_documented_construction() -> None:
+    """MDH1 | nonce | AES-256-GCM(HKDF-SHA256(material), aad = MDH1|kind|digest)."""
+    aead = AESGCM(derive_key(GOLDEN_MATERIAL))
+    aad = b"MDH1|credentials|" + GOLDEN_DIGEST.encode()
+    body = GOLDEN_ENVELOPE[16:]
+    assert GOLDEN_ENVELOPE[:16] == b"MDH1" + GOLDEN_NONCE
+    plaintext = aead.decrypt(GOLDEN_NONCE, body, aad)
+    assert plaintext == b'{"AccessKeyId":"ASIAGOLDEN","Expiration":"2026-01-01T00:00:00+00:00"}'
+
+
+def test_the_stored_header_has_not_moved() -> None:
+    expires = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    stored = pack_entry(GOLDEN_ENVELOPE, expires)
+    assert stored == GOLDEN_HEADER + GOLDEN_ENVELOPE
+    assert live_body(stored, expires.timestamp() - 1) == GOLDEN_ENVELOPE
+    assert live_body(stored, expires.timestamp()) is None
