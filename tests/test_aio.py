@@ -18,8 +18,8 @@ from botocore.exceptions import CredentialRetrievalError
 
 import mdh_creds
 from conftest import World
-from mdh_creds.aio import AioMdhCredentialProvider
 from mdh_creds.aws.guard import GUARD_VARIABLE
+from mdh_creds.provider import AioMdhCredentialProvider
 from mdh_creds.testing.minters import moto_iam_minter
 from test_end_to_end import ACCOUNT_ARN
 
