@@ -162,11 +162,18 @@ def test_listen_serves_on_the_given_address_with_the_token(
 
 
 @pytest.mark.parametrize(
-    ("address", "message"),
-    [("0.0.0.0", "every interface"), ("::", "every interface"), ("docker0", "not an IP")],
+    ("args", "message"),
+    [
+        (["--listen", "0.0.0.0"], "every interface"),
+        (["--listen", "::"], "every interface"),
+        (["--listen", "docker0"], "not an IP"),
+        (["--port", "70000"], "is not a port"),
+    ],
 )
-def test_listen_refuses_every_interface_and_names(world: World, address: str, message: str) -> None:
-    result = world.run("serve", "--listen", address)
+def test_refuses_every_interface_names_and_impossible_ports(
+    world: World, args: list[str], message: str
+) -> None:
+    result = world.run("serve", *args)
     assert result.code == 3
     assert message in result.err and result.err.count("\n") == 1
     assert world.emulator.count("exchange") == 0

@@ -34,6 +34,8 @@ def cmd_serve(ctx: Context) -> int:
 
     host = listen_address(ctx.flags.get("listen"))
     port = int(ctx.flags.get("port") or 0)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a port: give 1 to 65535, or none for any")
     settings = load_settings(ctx)
     written: list[Path] = []
     with StopSignals() as stop:

@@ -26,14 +26,15 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from types import FrameType, TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.errors import ConfigError
 from mdh_creds.formats import to_environment
-from mdh_creds.server.launch import CHILD_STRIPPED, region_variables, start_endpoint
-from mdh_creds.settings.model import Settings
+
+if TYPE_CHECKING:
+    from mdh_creds.settings.model import Settings
 
 EXEC_VARIABLE = "MDH_CREDS_EXEC"
 REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", GUARD_VARIABLE)
@@ -87,6 +88,8 @@ def run(ctx: Context) -> int:
 
 def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
     """Run ``argv`` with the endpoint's variables; the endpoint stops when the child ends."""
+    from mdh_creds.server.launch import CHILD_STRIPPED, region_variables, start_endpoint
+
     warn_default_keys(ctx, argv[0])
     endpoint, keeper = start_endpoint(ctx, settings)
     try:
@@ -103,6 +106,7 @@ def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
 
 def exec_with_profile(ctx: Context, settings: Settings, argv: list[str]) -> int:
     """Run ``argv`` with ``AWS_PROFILE`` set and no keys, the cache warmed first."""
+    from mdh_creds.server.launch import CHILD_STRIPPED
     from mdh_creds.settings.profiles import load_profile
 
     make_broker(ctx, settings).get_credentials()  # fail here, not in the child; warm the cache
