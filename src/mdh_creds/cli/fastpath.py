@@ -163,6 +163,8 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["secret_id"]:
         raise _NotHere("the key lives in Secrets Manager")
+    if settings["client_id"] or settings["client_secret"]:
+        raise _NotHere("an API client: the full command explains")
     key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()

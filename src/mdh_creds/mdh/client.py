@@ -3,6 +3,7 @@
 1. A JWT assertion (RS256, ``typ: JWT``, iss = sub = account, aud = token URL, 5-minute life,
    fresh ``jti``) is traded for an access token (client credentials, RFC 7523).
 2. The token (raw, no "Bearer") is traded at the explorer endpoint for AWS credentials.
+Or, for an API client: a client id and secret are traded for an access token (RFC 6749 4.4).
 Every answer is validated before use; the server's ``Date`` header gives the clock skew.
 """
 
@@ -20,6 +21,7 @@ import jwt
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
 from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
+from mdh_creds.mdh.client_secret import INVALID_CLIENT_HINT, client_request
 from mdh_creds.mdh.keys import PrivateKey, load_signing_key
 from mdh_creds.mdh.retry import Backoff, call_with_retries, is_retryable_status, parse_retry_after
 from mdh_creds.models import AccessToken, TemporaryCredentials
@@ -73,6 +75,20 @@ class MdhClient:
 
         return self._retrying(attempt)
 
+    def fetch_client_token(
+        self, client_id: str, client_secret: str, token_url: str, scope: str, method: str
+    ) -> AccessToken:
+        """An access token for a client id and secret (``method``: ``basic`` or ``post``)."""
+        form, auth = client_request(client_id, client_secret, scope, method)
+
+        def attempt() -> AccessToken:
+            answer, skew = self._post(token_url, "token", INVALID_CLIENT_HINT, data=form, auth=auth)
+            token = parse_token_answer(answer, self._clock() + skew, skew)
+            register_secret(token.value)
+            return token
+
+        return self._retrying(attempt)
+
     def fetch_credentials(
         self, token: AccessToken, exchange_url: str, project_code: str | None
     ) -> TemporaryCredentials:
@@ -111,7 +127,9 @@ class MdhClient:
         register_secret(assertion)
         return assertion
 
-    def _post(self, url: str, what: str, **kwargs: Any) -> tuple[Any, timedelta]:
+    def _post(
+        self, url: str, what: str, hint: str = _INVALID_CLIENT_HINT, **kwargs: Any
+    ) -> tuple[Any, timedelta]:
         import requests
 
         try:
@@ -126,7 +144,7 @@ class MdhClient:
             ) from exc
         skew = self._measure_skew(response.headers.get("Date"))
         if response.status_code != 200:
-            raise _status_error(response, what, url)
+            raise _status_error(response, what, url, hint)
         try:
             return response.json(), skew
         except (ValueError, RecursionError) as exc:
@@ -164,7 +182,9 @@ def _error_code(response: requests.Response) -> str | None:
     return error[:64] if isinstance(error, str) and error.isprintable() else None
 
 
-def _status_error(response: requests.Response, what: str, url: str) -> Exception:
+def _status_error(
+    response: requests.Response, what: str, url: str, hint: str = _INVALID_CLIENT_HINT
+) -> Exception:
     status, code = response.status_code, _error_code(response)
     if is_retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -172,7 +192,7 @@ def _status_error(response: requests.Response, what: str, url: str) -> Exception
             f"MDH {what} endpoint {url} answered HTTP {status}", retry_after=retry_after
         )
     if code == "invalid_client":
-        return ExchangeRejected(_INVALID_CLIENT_HINT, status=status, error=code)
+        return ExchangeRejected(hint, status=status, error=code)
     detail = f" ({code})" if code else ""
     advice = {
         401: ": the access token was refused",

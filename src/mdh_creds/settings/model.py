@@ -57,11 +57,24 @@ class Settings:
 
     @property
     def private_key_file(self) -> Path | None:
-        return cast("Path | None", self.items["private_key_file"].value)
+        value = self.items["private_key_file"].value
+        return None if value is None else Path(value)
 
     @property
     def secret_id(self) -> str | None:
         return cast("str | None", self.items["secret_id"].value)
+
+    @property
+    def client_id(self) -> str | None:
+        return cast("str | None", self.items["client_id"].value)
+
+    @property
+    def client_secret(self) -> str | None:
+        return cast("str | None", self.items["client_secret"].value)
+
+    @property
+    def client_auth(self) -> str:
+        return cast("str", self.items["client_auth"].value)
 
     @property
     def project_code(self) -> str | None:
@@ -101,7 +114,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path | None:
-        return cast("Path | None", self.items["cache_dir"].value)
+        value = self.items["cache_dir"].value
+        return None if value is None else Path(value)
 
     @property
     def dynamodb_table(self) -> str:
@@ -128,10 +142,18 @@ class Settings:
 
     @property
     def is_mdh_profile(self) -> bool:
-        """True when anything identifies an MDH service account (what makes the provider act)."""
+        """True when anything identifies an MDH service account or an API client (what makes
+        the provider act)."""
         return any(
             self.items[name].value is not None and self.items[name].source != "default"
-            for name in ("service_account", "secret_id", "private_key", "private_key_file")
+            for name in (
+                "service_account",
+                "secret_id",
+                "private_key",
+                "private_key_file",
+                "client_id",
+                "client_secret",
+            )
         )
 
 
@@ -174,7 +196,7 @@ def parse_settings(
         name: Setting(name, value, source, SPEC_BY_NAME[name].secret)
         for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()
     }
-    is_local = (environ.get("IS_LOCAL") or "").strip().lower() in ("1", "true", "yes")
+    is_local = _is_local(layers)
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     region = region or profile_keys.get("region") or None
     account_id = _account_id(profile_keys.get("aws_account_id"), origin)
@@ -188,6 +210,12 @@ def _account_id(text: str | None, origin: str) -> str | None:
         return values.parse_account_id(text)
     except ValueError as exc:
         raise ConfigError(f"invalid aws_account_id = {text!r} (from {origin}): {exc}") from None
+
+
+def _is_local(layers: list[Layer]) -> bool:
+    """``IS_LOCAL`` (the older token SDK's LocalStack switch), from the environment or the .env."""
+    text = next((m["IS_LOCAL"] for m, _ in layers if m.get("IS_LOCAL")), "")
+    return text.strip().lower() in ("1", "true", "yes")
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:

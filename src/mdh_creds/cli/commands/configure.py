@@ -104,10 +104,14 @@ def section_name(text: str, profile: str) -> str:
 
 
 def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool:
-    """Set ``values`` (and ``credential_process`` if absent) in the profile; False if unchanged."""
+    """Set ``values`` (and ``credential_process`` if absent) in the profile; False if unchanged.
+    An API client's profile (``mdh_client_id``) gets no ``credential_process``: it holds a
+    token, not AWS credentials."""
     old = awsconfig.read_text(config)
     text = old or ""
     process = {"credential_process": f"mdh-creds process --profile {profile}"}
+    if "mdh_client_id" in values:
+        process = {}
     new = awsconfig.update_section(text, section_name(text, profile), values, process)
     read_back = parse_profile(new, profile, origin=str(config)) or {}
     if any(read_back.get(key) != value for key, value in values.items()):
