@@ -38,6 +38,17 @@ class Resolved:
             scope=s.scope,
         )
 
+    @property
+    def project_sent(self) -> str:
+        """The project MDH is sent and where each part came from (no secret), for messages."""
+        s, parts = self.settings, []
+        template = s.exchange_url  # the project id goes into the URL, as resolve fills it
+        if s.project_id and (template is None or "{project_id}" in template):
+            parts.append(f"project id {s.project_id!r} (from {s.source('project_id')})")
+        if s.project_code:
+            parts.append(f"project code {s.project_code!r} (from {s.source('project_code')})")
+        return " and ".join(parts) or f"no project (the explorer URL {self.exchange_url})"
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -66,12 +77,7 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved | Client
     """Load the key (text, file or secret) or the client secret, fill settings from a secret,
     check what is required."""
     if not settings.is_mdh_profile:
-        raise ConfigError(
-            f"no MDH service account is configured for profile {settings.profile} "
-            f"({settings.config_file}): set mdh_service_account and mdh_private_key_file there, "
-            "or MDH_SERVICE_ACCOUNT and MDH_PRIVATE_KEY (for an API client: mdh_client_id and "
-            "MDH_CLIENT_SECRET)"
-        )
+        raise ConfigError(first_run_advice(settings))
     key: PrivateKey | None = None
     if settings.private_key:
         key = parse_private_key(settings.private_key, settings.source("private_key"))
@@ -83,15 +89,33 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved | Client
         return _client_account(settings, key)
     if key is None:
         raise ConfigError(
-            "no private key: set mdh_private_key_file in the profile, MDH_PRIVATE_KEY, "
+            "no private key: set mdh_private_key_file in the profile (mdh-creds configure "
+            f"--profile {settings.profile} --private-key-file KEY.pem), MDH_PRIVATE_KEY, "
             "or mdh_secret_id"
         )
     if not settings.service_account:
         raise ConfigError(
             f"mdh_service_account is not set: add it to profile {settings.profile} in "
-            f"{settings.config_file} or set MDH_SERVICE_ACCOUNT"
+            f"{settings.config_file} (mdh-creds configure --profile {settings.profile} "
+            "--service-account NAME) or set MDH_SERVICE_ACCOUNT"
         )
     return Resolved(settings, key, exchange_url_for(settings), settings.service_account)
+
+
+def first_run_advice(settings: Settings) -> str:
+    """What to do when nothing names a service account: ``mdh-creds configure``, with an example
+    (for the default profile, a profile of its own, so other AWS work keeps its credentials)."""
+    profile = settings.profile
+    target = "mdh" if profile == "default" else profile
+    where = f"{settings.config_file}" + ("" if settings.profile_found else " has no such profile")
+    then = f", then use --profile {target}" if target != profile else ""
+    return (
+        f"no MDH service account is configured for profile {profile} ({where}): run "
+        f"mdh-creds configure --profile {target} --service-account NAME "
+        f"--private-key-file KEY.pem --project-code CODE{then} "
+        "(or set MDH_SERVICE_ACCOUNT and MDH_PRIVATE_KEY; for an API client, mdh_client_id "
+        "and MDH_CLIENT_SECRET)"
+    )
 
 
 def _from_secret(
@@ -171,6 +195,7 @@ def exchange_url_for(settings: Settings) -> str:
     if url is None:
         raise ConfigError(
             "no project: set mdh_project_code (legacy endpoint) or mdh_project_id "
-            f"in profile {settings.profile} or the environment"
+            f"in profile {settings.profile} (mdh-creds configure --profile {settings.profile} "
+            "--project-code CODE) or the environment"
         )
     return url

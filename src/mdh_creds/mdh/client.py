@@ -90,8 +90,14 @@ class MdhClient:
         return self._retrying(attempt)
 
     def fetch_credentials(
-        self, token: AccessToken, exchange_url: str, project_code: str | None
+        self,
+        token: AccessToken,
+        exchange_url: str,
+        project_code: str | None,
+        *,
+        sent: str | None = None,
     ) -> TemporaryCredentials:
+        """``sent`` names the project sent and where it came from, for a 403's message."""
         headers = {
             "Authorization": token.value,
             "Accept": "application/json",
@@ -101,7 +107,7 @@ class MdhClient:
             headers["ProjectCode"] = project_code
 
         def attempt() -> TemporaryCredentials:
-            answer, skew = self._post(exchange_url, "explorer", headers=headers)
+            answer, skew = self._post(exchange_url, "explorer", sent=sent, headers=headers)
             creds = parse_credentials_answer(answer, self._clock() + skew, skew)
             register_secret(creds.secret_access_key, creds.session_token)
             return creds
@@ -128,7 +134,12 @@ class MdhClient:
         return assertion
 
     def _post(
-        self, url: str, what: str, hint: str = _INVALID_CLIENT_HINT, **kwargs: Any
+        self,
+        url: str,
+        what: str,
+        hint: str = _INVALID_CLIENT_HINT,
+        sent: str | None = None,
+        **kwargs: Any,
     ) -> tuple[Any, timedelta]:
         import requests
 
@@ -144,7 +155,7 @@ class MdhClient:
             ) from exc
         skew = self._measure_skew(response.headers.get("Date"))
         if response.status_code != 200:
-            raise _status_error(response, what, url, hint)
+            raise _status_error(response, what, url, hint, sent)
         try:
             return response.json(), skew
         except (ValueError, RecursionError) as exc:
@@ -183,7 +194,11 @@ def _error_code(response: requests.Response) -> str | None:
 
 
 def _status_error(
-    response: requests.Response, what: str, url: str, hint: str = _INVALID_CLIENT_HINT
+    response: requests.Response,
+    what: str,
+    url: str,
+    hint: str = _INVALID_CLIENT_HINT,
+    sent: str | None = None,
 ) -> Exception:
     status, code = response.status_code, _error_code(response)
     if is_retryable_status(status):
@@ -194,14 +209,23 @@ def _status_error(
     if code == "invalid_client":
         return ExchangeRejected(hint, status=status, error=code)
     detail = f" ({code})" if code else ""
-    advice = {
-        401: ": the access token was refused",
-        403: ": check mdh_project_code / "
-        "mdh_project_id and that the service account may use that project",
-        404: ": check the URL",
-    }.get(status, "")
     return ExchangeRejected(
-        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{advice}",
+        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{_advice(status, what, sent)}",
         status=status,
         error=code,
     )
+
+
+def _advice(status: int, what: str, sent: str | None) -> str:
+    """What to check after a refusal; a 403 from the explorer echoes the project sent."""
+    if status == 403 and what == "explorer":
+        refused = f" MDH refused {sent};" if sent else ""
+        return (
+            f":{refused} check mdh_project_code / mdh_project_id and that the service account "
+            "may use that project"
+        )
+    return {
+        401: ": the access token was refused",
+        403: ": check mdh_service_account and mdh_scope",
+        404: ": check the URL",
+    }.get(status, "")

@@ -44,8 +44,10 @@ class BoundExchange:
         return self.client.fetch_access_token(r.service_account, r.key, s.token_url, s.scope)
 
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials:
-        s = self._resolved.settings
-        return self.client.fetch_credentials(token, self._resolved.exchange_url, s.project_code)
+        r = self._resolved
+        return self.client.fetch_credentials(
+            token, r.exchange_url, r.settings.project_code, sent=r.project_sent
+        )
 
 
 class ClientSecretExchange:

@@ -17,6 +17,7 @@ from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
 from mdh_creds.settings.specs import SPEC_BY_NAME
+from mdh_creds.settings.typos import warn_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -174,10 +175,14 @@ def parse_settings(
     environ: Mapping[str, str],
     flags: Mapping[str, Any] | None = None,
     profile_keys: Mapping[str, str] | None = None,
+    *,
+    warn_unknown: bool = True,
 ) -> Settings:
     """Every setting from flags, environment, optional .env file and the AWS config profile.
 
     ``profile_keys`` overrides reading the config file (for callers that already hold them).
+    Unknown ``mdh_*`` keys in the profile are logged as warnings unless ``warn_unknown`` is off
+    (``status`` reports them itself).
     """
     flags = dict(flags or {})
     env_file = flags.get("env_file") or environ.get("MDH_ENV_FILE")
@@ -192,6 +197,8 @@ def parse_settings(
         loaded = load_profile(str(path), profile)
         found, profile_keys = loaded is not None, loaded or {}
     origin = f"profile {profile} of {path}"
+    if warn_unknown:
+        warn_unknown_keys(profile_keys, origin)
     items = {
         name: Setting(name, value, source, SPEC_BY_NAME[name].secret)
         for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()

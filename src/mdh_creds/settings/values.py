@@ -13,6 +13,11 @@ from collections.abc import Callable
 _MAX_TEXT = 16_384  # characters: room for a pasted PEM key, no room for a pasted file
 _URL_FORBIDDEN = frozenset('"<>\\^`{|}')
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_BASE64_BLOCK = re.compile(r"^[A-Za-z0-9+/=\s\\]{512,}$")
+
+
+class NotShown(ValueError):
+    """The text looks like a secret: the error must not echo it."""
 
 
 def parse_text(text: str) -> str:
@@ -47,8 +52,15 @@ def parse_path_segment(text: str) -> str:
 
 
 def parse_path(text: str) -> str:
-    """A path with ``~`` expanded (``os.path``: no pathlib on the cache-hit path)."""
-    value = os.path.expanduser(parse_text(text))
+    """A path with ``~`` expanded (``os.path``: no pathlib on the cache-hit path); a private
+    key pasted where its path belongs is refused without being echoed."""
+    value = parse_text(text)
+    if "-----BEGIN" in value or "PRIVATE KEY" in value or _BASE64_BLOCK.match(value):
+        raise NotShown(
+            "this looks like a key, not a path: save the key in a file (chmod 600) and give "
+            "its path, or put the key in MDH_PRIVATE_KEY"
+        )
+    value = os.path.expanduser(value)
     if value.startswith("~"):  # ~user for a user that does not exist stays unexpanded
         raise ValueError("its ~user part names no known user")
     return value

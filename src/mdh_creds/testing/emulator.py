@@ -273,7 +273,8 @@ def _default_error_body(status: int) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     """Generate a key, register one account, print a profile and serve until signalled.
 
-    Without ``--key-out`` the key goes to a temporary directory removed on exit.
+    Without ``--key-out`` the key goes to a temporary directory removed on exit; with
+    ``--moto URL`` every exchange mints the keys of a new IAM user on that moto server.
     """
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mdh-emulator-") as scratch:
@@ -285,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         emulator.token_lifetime = args.token_lifetime
         emulator.credential_lifetime = args.credential_lifetime
         emulator.register_account(args.account, key_pair, project_codes=[args.project_code])
+        if args.moto:
+            from mdh_creds.testing.minters import moto_iam_minter
+
+            emulator.minter = moto_iam_minter(args.moto)
         with emulator:
             print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
             sys.stdout.flush()
