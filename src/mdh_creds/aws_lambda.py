@@ -123,7 +123,7 @@ def _status(broker: CredentialBroker, watch: SaveWatch, creds: TemporaryCredenti
     if broker.cred_key in watch.saved:
         return "refreshed"
     window = broker.policy.refresh_window
-    state = freshness(creds.expires_at, creds.issued_at, window, utc_now() + creds.skew)
+    state = freshness(creds.expires_at, creds.issued_at, creds.skew, window, utc_now())
     return "fresh" if state is Freshness.FRESH else "stale"
 
 

@@ -47,6 +47,9 @@ class Policy:
     refresh_window: timedelta = timedelta(seconds=1200)
     lock_timeout: float = 60.0
     force_refresh: bool = False
+    # Credentials with a longer lifetime are refreshed once this much is left, whatever the
+    # window (``freshness.PROCESS_MIN_LEFT`` for the credential_process path).
+    min_left: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,15 @@ class CredentialBroker:
         return new
 
     def _state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
-        now = self._clock() + entry.skew
-        return freshness(entry.expires_at, entry.issued_at, window, now)
+        floor = self.policy.min_left if isinstance(entry, TemporaryCredentials) else timedelta(0)
+        return freshness(
+            entry.expires_at,
+            entry.issued_at,
+            entry.skew,
+            window,
+            self._clock(),
+            min_left=floor.total_seconds(),
+        )
 
     def _lock(self, key: CacheKey) -> AbstractContextManager[None]:
         if self._cache is None:

@@ -47,7 +47,7 @@ RETRY_BACKOFF = 5.0
 
 def botocore_windows(creds: TemporaryCredentials, refresh_window: timedelta) -> tuple[float, float]:
     """``(advisory, mandatory)`` seconds for botocore, never wider than the broker's window."""
-    broker_window = scaled_window(refresh_window, creds.expires_at - creds.issued_at)
+    broker_window = scaled_window(refresh_window, creds.lifetime)
     advisory = min(BOTOCORE_ADVISORY, broker_window.total_seconds())
     return advisory, advisory * MANDATORY_SHARE
 

@@ -34,8 +34,11 @@ def load_settings(ctx: Context) -> Settings:
     return parse_settings(ctx.environ, ctx.flags)
 
 
-def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBroker:
-    """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``."""
+def make_broker(
+    ctx: Context, settings: Settings | None = None, *, min_left: float = 0.0
+) -> CredentialBroker:
+    """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``;
+    ``min_left`` as ``factory.build_broker``."""
     from mdh_creds.factory import build_broker
 
     settings = settings or load_settings(ctx)
@@ -45,6 +48,7 @@ def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBro
         environ=ctx.environ,
         cache=None if no_cache else "settings",
         force_refresh=bool(ctx.flags.get("force_refresh")),
+        min_left=min_left,
     )
 
 

@@ -25,6 +25,7 @@ class BoundExchange:
             timeout=s.timeout,
             backoff=Backoff(s.retries, s.retry_interval_ms),
             clock=clock,
+            ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
         )
 
     def fetch_access_token(self) -> AccessToken:
