@@ -1,10 +1,10 @@
 """Hostile HTTP servers on 127.0.0.1 (standard library only), for what the emulator cannot do.
 
 ``Hostile(answer)`` runs a threaded server whose every request is answered by ``answer(handler)``:
-a relay to the emulator whose answer is then rewritten (headers, encoding) or trickled one byte per
-second, bodies of hundreds of megabytes, gzip bombs. ``tls=`` serves it over TLS with a private
-CA made at run time (``PrivateCa``); ``Proxy`` is a forward HTTP proxy that counts what it relays.
-Each server counts requests and the bytes it managed to send.
+a relay to the emulator whose answer is then rewritten (headers, encoding) or trickled a byte at a
+time, bodies of hundreds of megabytes, gzip bombs. ``tls=`` serves it over TLS with a private CA
+made at run time (``PrivateCa``); ``forward_proxy`` makes it an HTTP proxy. Each server counts
+requests and the bytes it managed to send.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def rewritten(target: str, change: Callable[[Relayed], Relayed]) -> Answer:
 
     def answer(handler: Handler) -> None:
         out = change(handler.relay(target))
-        headers = [(k, v) for k, v in out.headers if k.lower() not in ("content-length", "connection")]
+        dropped = ("content-length", "connection")
+        headers = [(k, v) for k, v in out.headers if k.lower() not in dropped]
         headers += [("Content-Length", str(len(out.body))), ("Connection", "close")]
         handler.answer_with(out.status, headers, out.body)
         handler.close_connection = True
@@ -139,7 +140,8 @@ def with_header(name: str, value: str) -> Callable[[Relayed], Relayed]:
 
 
 def trickled(target: str, *, headers_too: bool = False, seconds: float = 600) -> Answer:
-    """Relay to ``target`` and send the answer one byte per second (the headers too, or not)."""
+    """Relay to ``target`` and send the answer a byte every half second (the headers too, or
+    not): every socket read gets a byte well within any timeout."""
 
     def answer(handler: Handler) -> None:
         relayed = handler.relay(target)
@@ -162,7 +164,7 @@ def _drip(handler: Handler, data: bytes, seconds: float) -> None:
         if time.monotonic() > ends:
             return
         handler.send_raw(data[index : index + 1])
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def huge(size: int, *, chunked: bool = False) -> Answer:

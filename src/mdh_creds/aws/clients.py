@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
 
 LOCAL_ENDPOINT = "http://localhost:4566"  # IS_LOCAL=true: LocalStack's edge port
+_SERVICE_IDS = {"dynamodb": "DYNAMODB", "secretsmanager": "SECRETS_MANAGER"}
 
 
 def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
@@ -36,7 +37,7 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
             resolver.remove(method)
     session = boto3.Session(botocore_session=core)
     endpoint = None
-    if settings.is_local and not environ.get("AWS_ENDPOINT_URL"):
+    if settings.is_local and not _configured_endpoint(core, service, environ):
         endpoint = LOCAL_ENDPOINT
     config = Config(
         connect_timeout=settings.timeout,
@@ -48,3 +49,13 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
         cast(Any, service), region_name=region, endpoint_url=endpoint, config=config
     )
     return client
+
+
+def _configured_endpoint(core: Any, service: str, environ: Mapping[str, str]) -> bool:
+    """True when botocore has an endpoint of its own for ``service``: the generic ``IS_LOCAL``
+    ranks below ``AWS_ENDPOINT_URL[_SERVICE]`` and the profile's ``endpoint_url``/``services``."""
+    service_id = _SERVICE_IDS.get(service, service.upper())
+    if environ.get(f"AWS_ENDPOINT_URL_{service_id}") or environ.get("AWS_ENDPOINT_URL"):
+        return True
+    scoped = core.get_scoped_config()
+    return bool(scoped.get("endpoint_url") or scoped.get("services"))

@@ -1,0 +1,204 @@
+"""The network as an attacker or an unlucky user meets it (DESIGN 6), against real servers on
+127.0.0.1: a server that trickles, answers of hundreds of megabytes, gzip, a whole call bounded,
+``~/.netrc``, private CAs (``AWS_CA_BUNDLE`` > ``ca_bundle`` > ``REQUESTS_CA_BUNDLE``) and proxies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import filelock
+import pytest
+
+import hostile
+from conftest import Result, World
+from hostile import MIB, Hostile, Relayed
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Hostile]]:
+    """Hostile servers started by a test, stopped after it."""
+    started: list[Hostile] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def serve(servers: list[Hostile], answer: hostile.Answer, **kwargs: object) -> Hostile:
+    server = Hostile(answer, **kwargs)  # type: ignore[arg-type]
+    servers.append(server)
+    return server
+
+
+def exchange_through(world: World, server: Hostile) -> None:
+    """The explorer endpoint is ``server`` (relaying to the emulator, or not)."""
+    path = world.emulator.legacy_exchange_url.removeprefix(world.emulator.base_url)
+    world.write_profile(mdh_exchange_url=server.url + path)
+
+
+def lock_is_held(world: World) -> bool:
+    (path,) = (world.cache_dir / "locks").glob("credentials-*.lock")
+    probe = filelock.FileLock(path, is_singleton=False)
+    try:
+        probe.acquire(timeout=0.1)
+    except filelock.Timeout:
+        return True
+    probe.release()
+    return False
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_a_trickling_server_meets_the_deadline_and_the_lock_is_freed(
+    world: World, servers: list[Hostile], headers_too: bool
+) -> None:
+    # Two bytes per second: requests' per-read timeout never fires; only a total deadline can.
+    trickler = serve(servers, hostile.trickled(world.emulator.base_url, headers_too=headers_too))
+    exchange_through(world, trickler)
+    world.write_profile(mdh_timeout="1", mdh_retries="0")
+    results: list[Result] = []
+    runner = threading.Thread(target=lambda: results.append(world.main("process")), daemon=True)
+    runner.start()
+    assert trickler.arrived.wait(30)
+    assert lock_is_held(world)  # the exchange runs under the entry's lock
+    runner.join(60)  # the trickle would last minutes
+    assert not runner.is_alive()
+    (result,) = results
+    assert result.code == 5, result.err
+    assert result.err.endswith("timed out after 1 s\n") and result.err.count("\n") == 1
+    assert not lock_is_held(world)
+    world.write_profile(mdh_exchange_url=world.emulator.legacy_exchange_url)
+    assert world.main("process").code == 0
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_an_answer_over_1_mib_is_refused_unread(
+    world: World, servers: list[Hostile], chunked: bool
+) -> None:
+    size = 200 * MIB
+    server = serve(servers, hostile.huge(size, chunked=chunked))
+    world.write_profile(mdh_token_url=server.url + "/identityserver/connect/token")
+    result = world.main("process")
+    assert result.code == 4, result.err
+    assert "sent an answer over 1 MiB; refused" in result.err
+    assert server.requests == 1  # refused, not retried
+    assert server.sent < 32 * MIB  # the rest was never read (socket buffers hold a few MiB)
+    assert not list(world.cache_dir.glob("*.bin"))
+
+
+def test_a_gzip_bomb_is_refused_after_1_mib_of_output(world: World, servers: list[Hostile]) -> None:
+    assert len(hostile.gzip_bomb()) < MIB  # small on the wire: only the output cap helps
+    server = serve(servers, hostile.bomb())
+    world.write_profile(mdh_token_url=server.url + "/identityserver/connect/token")
+    result = world.main("process")
+    assert result.code == 4, result.err
+    assert "sent an answer over 1 MiB; refused" in result.err
+
+
+def _gzipped(relayed: Relayed) -> Relayed:
+    kept = [(k, v) for k, v in relayed.headers if k.lower() != "content-encoding"]
+    body = gzip.compress(relayed.body)
+    return Relayed(relayed.status, [*kept, ("Content-Encoding", "gzip")], body)
+
+
+def test_a_gzip_answer_is_decoded(world: World, servers: list[Hostile]) -> None:
+    relay = serve(servers, hostile.rewritten(world.emulator.base_url, _gzipped))
+    exchange_through(world, relay)
+    result = world.main("process")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["AccessKeyId"]
+
+
+def test_a_whole_call_never_waits_past_its_bound(world: World) -> None:
+    # Two attempts of at most 1 s and 10 ms backoff: a 30 s Retry-After cannot fit the call,
+    # so it ends after the first answer rather than holding the lock through the wait.
+    world.write_profile(mdh_timeout="1", mdh_retries="1")
+    world.emulator.fail("token", 503, times=5, headers={"Retry-After": "30"})
+    result = world.main("process")
+    assert result.code == 5, result.err
+    assert "answered HTTP 503" in result.err
+    assert world.emulator.count("token") == 1
+
+
+def test_netrc_never_replaces_the_explorer_authorization(world: World) -> None:
+    home = world.tmp / "home"
+    netrc = home / ".netrc"
+    netrc.write_text("machine 127.0.0.1\nlogin someone\npassword not-for-mdh\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    result = world.run("process", HOME=str(home))
+    assert result.code == 0, result.err
+    explorer = world.emulator.requests[-1]
+    assert explorer.status == 200
+    assert not explorer.headers["Authorization"].startswith("Basic")
+
+
+# --- CA bundles -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_relay(world: World, servers: list[Hostile], tmp_path: Path) -> tuple[Path, Path]:
+    """The explorer behind TLS signed by a private CA; (that CA's bundle, another CA's)."""
+    ca, other = hostile.PrivateCa(tmp_path / "ca"), hostile.PrivateCa(tmp_path / "other", "other")
+    relay = serve(
+        servers,
+        hostile.rewritten(world.emulator.base_url, lambda r: r),
+        tls=ca.server_context(),
+    )
+    exchange_through(world, relay)
+    return ca.bundle, other.bundle
+
+
+@pytest.mark.parametrize(
+    ("aws_ca_bundle", "profile_ca_bundle", "requests_ca_bundle", "served"),
+    [
+        (None, None, None, False),
+        ("right", None, None, True),
+        (None, "right", None, True),
+        (None, None, "right", True),
+        ("wrong", "right", None, False),  # AWS_CA_BUNDLE outranks the profile, as in botocore
+        (None, "right", "wrong", True),  # requests' variable ranks below the profile
+        ("right", None, "wrong", True),
+    ],
+)
+def test_ca_bundles_in_botocore_order(
+    world: World,
+    tls_relay: tuple[Path, Path],
+    aws_ca_bundle: str | None,
+    profile_ca_bundle: str | None,
+    requests_ca_bundle: str | None,
+    served: bool,
+) -> None:
+    bundles = {"right": str(tls_relay[0]), "wrong": str(tls_relay[1])}
+    env = {}
+    if aws_ca_bundle:
+        env["AWS_CA_BUNDLE"] = bundles[aws_ca_bundle]
+    if requests_ca_bundle:
+        env["REQUESTS_CA_BUNDLE"] = bundles[requests_ca_bundle]
+    if profile_ca_bundle:
+        world.write_profile(ca_bundle=bundles[profile_ca_bundle])
+    result = world.main("process", **env)
+    if served:
+        assert result.code == 0, result.err
+    else:
+        assert result.code == 5, result.err
+        assert "SSLError" in result.err
+
+
+# --- proxies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bypass", [False, True], ids=["through-proxy", "no-proxy"])
+def test_proxy_variables_are_still_honoured(
+    world: World, servers: list[Hostile], bypass: bool
+) -> None:
+    proxy = serve(servers, hostile.forward_proxy())
+    bypassed = "127.0.0.1" if bypass else ""
+    env = {"HTTP_PROXY": proxy.url, "NO_PROXY": bypassed}
+    env |= {name.lower(): value for name, value in env.items()}  # urllib reads both spellings
+    result = world.run("process", "--no-cache", **env)
+    assert result.code == 0, result.err
+    assert proxy.requests == (0 if bypass else 2)
+    assert world.emulator.successes("token") == 1
