@@ -11,6 +11,7 @@ from mdh_creds.cache.stored import KIND_CREDENTIALS
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
 from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
+from mdh_creds.redact import printable, redact
 from mdh_creds.settings.awsconfig import find_shadowing_keys
 from mdh_creds.settings.model import Settings
 
@@ -47,7 +48,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     try:
         broker = make_broker(ctx, settings)
     except MdhCredsError as exc:
-        report["error"] = str(exc)
+        report["error"] = printable(redact(str(exc)))  # may quote an AWS service's answer
         return report
     report["cache"] = describe_cache(settings, broker, ctx)
     entries = list(broker.entries())
