@@ -25,7 +25,7 @@ class BoundExchange:
             timeout=s.timeout,
             backoff=Backoff(s.retries, s.retry_interval_ms),
             clock=clock,
-            ca_bundle=str(s.ca_bundle) if s.ca_bundle else None,
+            ca_bundle=s.ca_bundle,
         )
 
     def fetch_access_token(self) -> AccessToken:

@@ -115,8 +115,8 @@ class Settings:
         return cast("str | None", self.items["aws_profile"].value)
 
     @property
-    def ca_bundle(self) -> Path | None:
-        return cast("Path | None", self.items["ca_bundle"].value)
+    def ca_bundle(self) -> str | None:
+        return cast("str | None", self.items["ca_bundle"].value)
 
     def source(self, name: str) -> str:
         return self.items[name].source

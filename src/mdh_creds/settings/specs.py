@@ -89,7 +89,7 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "ca_bundle",
         ("AWS_CA_BUNDLE",),
-        values.parse_path,
+        values.parse_ca_bundle,
         aliases=("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
         key="ca_bundle",
     ),

@@ -49,6 +49,17 @@ def parse_path(text: str) -> Path:
         raise ValueError("its ~user part names no known user") from None
 
 
+def parse_ca_bundle(text: str) -> str:
+    """A CA bundle file (or folder of certificates) that exists, ``~`` expanded. A string, not a
+    ``Path``: the cache-hit path reads it whenever the variable is set and must stay light."""
+    import os.path
+
+    value = os.path.expanduser(parse_text(text))
+    if not os.path.exists(value):
+        raise ValueError("no such file or folder")
+    return value
+
+
 def is_loopback(host: str) -> bool:
     import ipaddress
 
