@@ -64,16 +64,18 @@ def judge(
     now: float,
     *,
     min_left: float = 0.0,
+    min_window: float = 0.0,
 ) -> Freshness:
     """Judge an entry (epoch seconds; ``now`` on the local clock): fresh while more than the
-    scaled window is left. ``min_left`` widens the window to that much for entries whose
-    lifetime exceeds it (the process path's ``PROCESS_MIN_LEFT``)."""
+    scaled window is left. ``min_window`` is a floor for the window whatever the lifetime (an
+    access token's 60 s); ``min_left`` widens it to that much for entries whose lifetime exceeds
+    it (the process path's ``PROCESS_MIN_LEFT``)."""
     received, expires = local_span(expires_at, issued_at, skew)
     left = expires - now
     if left <= 0:
         return Freshness.EXPIRED
     lifetime = expires - received
-    window = scaled_window_seconds(window, lifetime)
+    window = max(scaled_window_seconds(window, lifetime), min_window)
     if lifetime > min_left:
         window = max(window, min_left)
     return Freshness.STALE if left <= window else Freshness.FRESH
@@ -114,6 +116,7 @@ def freshness(
     now: datetime,
     *,
     min_left: float = 0.0,
+    min_window: float = 0.0,
 ) -> Freshness:
     """:func:`judge` for datetimes (``now`` on the local clock)."""
     return judge(
@@ -123,4 +126,5 @@ def freshness(
         window.total_seconds(),
         now.timestamp(),
         min_left=min_left,
+        min_window=min_window,
     )

@@ -7,7 +7,7 @@ ready to exchange: advisory = ``min(900, broker window)``, mandatory = two third
 botocore asks, the broker therefore sees a stale entry and returns new credentials.
 
 botocore compares the expiry with the local clock, so the expiry handed over is moved by the
-clock skew the broker measured against MDH (the broker judges in server time).
+clock skew the broker measured against MDH, by the rule of ``freshness`` (a skew only ages them).
 
 botocore's ``RefreshableCredentials`` asks the local time zone (tzlocal) on every credential read.
 :class:`MdhRefreshableCredentials` reads the clock in UTC instead and, after each check, keeps

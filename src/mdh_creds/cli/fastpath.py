@@ -2,7 +2,7 @@
 
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
-case: ``process`` with at most ``--profile``, the file
+case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file
 cache or the keyring cache on a pinned Secret Service, a key from the environment or a private
 key file, and a fresh entry. Anything else returns ``None`` and the full command runs, which
 gives the same answer (and every error message).
@@ -32,6 +32,7 @@ from mdh_creds.mdh.pem import normalise_pem
 from mdh_creds.settings import specs
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import config_file, read_all, select_profile
+from mdh_creds.settings.typos import unknown_keys
 
 _MAX_KEY_BYTES = 64 * 1024
 
@@ -159,10 +160,14 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     profile = _profile_flag(argv) or select_profile({}, environ)
     path = config_file(environ)
     profile_keys = load_profile(path, profile) or {}
+    if unknown_keys(profile_keys):
+        raise _NotHere("a misspelt mdh_ key: the full command warns about it")
     settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["secret_id"]:
         raise _NotHere("the key lives in Secrets Manager")
+    if settings["client_id"] or settings["client_secret"]:
+        raise _NotHere("an API client: the full command explains")
     key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()

@@ -3,6 +3,7 @@
 1. A JWT assertion (RS256, ``typ: JWT``, iss = sub = account, aud = token URL, 5-minute life,
    fresh ``jti``) is traded for an access token (client credentials, RFC 7523).
 2. The token (raw, no "Bearer") is traded at the explorer endpoint for AWS credentials.
+Or, for an API client: a client id and secret are traded for an access token (RFC 6749 4.4).
 Every request is bounded in time and size (``mdh.transport``); every answer is validated before
 use; the server's ``Date`` header gives the clock skew (judged by ``freshness``).
 """
@@ -22,6 +23,7 @@ import jwt
 from mdh_creds.clock import Clock, parse_http_date, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
 from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
+from mdh_creds.mdh.client_secret import INVALID_CLIENT_HINT, client_request
 from mdh_creds.mdh.keys import PrivateKey, load_signing_key
 from mdh_creds.mdh.retry import (
     Backoff,
@@ -85,9 +87,31 @@ class MdhClient:
 
         return self._retrying(attempt)
 
+    def fetch_client_token(
+        self, client_id: str, client_secret: str, token_url: str, scope: str, method: str
+    ) -> AccessToken:
+        """An access token for a client id and secret (``method``: ``basic`` or ``post``)."""
+        form, auth = client_request(client_id, client_secret, scope, method)
+
+        def attempt(deadline: float) -> AccessToken:
+            answer, skew = self._post(
+                token_url, "token", deadline, hint=INVALID_CLIENT_HINT, data=form, auth=auth
+            )
+            token = parse_token_answer(answer, self._clock() + skew, skew)
+            register_secret(token.value)
+            return token
+
+        return self._retrying(attempt)
+
     def fetch_credentials(
-        self, token: AccessToken, exchange_url: str, project_code: str | None
+        self,
+        token: AccessToken,
+        exchange_url: str,
+        project_code: str | None,
+        *,
+        sent: str | None = None,
     ) -> TemporaryCredentials:
+        """``sent`` names the project sent and where it came from, for a 403's message."""
         headers = {
             "Authorization": token.value,
             "Accept": "application/json",
@@ -97,7 +121,9 @@ class MdhClient:
             headers["ProjectCode"] = project_code
 
         def attempt(deadline: float) -> TemporaryCredentials:
-            answer, skew = self._post(exchange_url, "explorer", deadline, headers=headers)
+            answer, skew = self._post(
+                exchange_url, "explorer", deadline, sent=sent, headers=headers
+            )
             creds = parse_credentials_answer(answer, self._clock() + skew, skew)
             register_secret(creds.secret_access_key, creds.session_token)
             return creds
@@ -125,20 +151,27 @@ class MdhClient:
         return assertion
 
     def _post(
-        self, url: str, what: str, deadline: float, headers: dict[str, str] | None = None, **kw: Any
+        self,
+        url: str,
+        what: str,
+        deadline: float,
+        *,
+        hint: str = _INVALID_CLIENT_HINT,
+        sent: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
     ) -> tuple[Any, timedelta]:
-        sent = {**(headers or {}), "Accept-Encoding": "gzip, deflate"}  # what mdh.body decodes
         answer = self._http.post(
             url,
             label=f"MDH {what} endpoint {url}",
             timeout=self._timeout,
             deadline=deadline,
-            headers=sent,
-            **kw,
+            headers={**(headers or {}), "Accept-Encoding": "gzip, deflate"},  # mdh.body decodes
+            **kwargs,
         )
         skew = self._measure_skew(answer.headers.get("Date"))
         if answer.status != 200:
-            raise _status_error(answer, what, url)
+            raise _status_error(answer, what, url, hint, sent)
         try:
             return json.loads(answer.body), skew
         except (ValueError, RecursionError) as exc:
@@ -175,7 +208,13 @@ def _error_code(response: Answer) -> str | None:
     return error[:64] if isinstance(error, str) and error.isprintable() else None
 
 
-def _status_error(response: Answer, what: str, url: str) -> Exception:
+def _status_error(
+    response: Answer,
+    what: str,
+    url: str,
+    hint: str = _INVALID_CLIENT_HINT,
+    sent: str | None = None,
+) -> Exception:
     status, code = response.status, _error_code(response)
     if is_retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -183,16 +222,25 @@ def _status_error(response: Answer, what: str, url: str) -> Exception:
             f"MDH {what} endpoint {url} answered HTTP {status}", retry_after=retry_after
         )
     if code == "invalid_client":
-        return ExchangeRejected(_INVALID_CLIENT_HINT, status=status, error=code)
+        return ExchangeRejected(hint, status=status, error=code)
     detail = f" ({code})" if code else ""
-    advice = {
-        401: ": the access token was refused",
-        403: ": check mdh_project_code / "
-        "mdh_project_id and that the service account may use that project",
-        404: ": check the URL",
-    }.get(status, "")
     return ExchangeRejected(
-        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{advice}",
+        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{_advice(status, what, sent)}",
         status=status,
         error=code,
     )
+
+
+def _advice(status: int, what: str, sent: str | None) -> str:
+    """What to check after a refusal; a 403 from the explorer echoes the project sent."""
+    if status == 403 and what == "explorer":
+        refused = f" MDH refused {sent};" if sent else ""
+        return (
+            f":{refused} check mdh_project_code / mdh_project_id and that the service account "
+            "may use that project"
+        )
+    return {
+        401: ": the access token was refused",
+        403: ": check mdh_service_account and mdh_scope",
+        404: ": check the URL",
+    }.get(status, "")
