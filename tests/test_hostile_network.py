@@ -140,6 +140,13 @@ def test_ca_bundles_in_botocore_order(
         assert "SSLError" in result.err
 
 
+def test_a_ca_bundle_that_does_not_exist_is_a_configuration_error(world: World) -> None:
+    result = world.main("process", AWS_CA_BUNDLE=str(world.tmp / "no-such-bundle.pem"))
+    assert result.code == 3, result.err
+    assert "invalid ca_bundle" in result.err and "(from AWS_CA_BUNDLE)" in result.err
+    assert "no such file or folder" in result.err
+
+
 # --- proxies --------------------------------------------------------------------------------
 
 

@@ -67,11 +67,12 @@ def parse_path(text: str) -> str:
 
 
 def parse_ca_bundle(text: str) -> str:
-    """A CA bundle file (or folder of certificates) that exists, ``~`` expanded. A string, not a
-    ``Path``: the cache-hit path reads it whenever the variable is set and must stay light."""
-    import os.path
-
-    value = os.path.expanduser(parse_text(text))
+    """A CA bundle file (or folder of certificates) that exists, ``~`` expanded (as
+    ``parse_path``, light: the cache-hit path reads it whenever the variable is set)."""
+    value = parse_text(text)
+    if "-----BEGIN" in value:
+        raise ValueError("this looks like a certificate, not a path: save it in a file")
+    value = os.path.expanduser(value)
     if not os.path.exists(value):
         raise ValueError("no such file or folder")
     return value
