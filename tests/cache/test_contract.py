@@ -281,7 +281,7 @@ def test_list_keys(harness: Harness) -> None:
 def test_another_instance_sees_entries(make_backend: Callable[[], Harness]) -> None:
     first = make_backend()
     if first.backend.name == "memory":
-        pytest.skip("a private memory store belongs to one instance (tests/test_hostile_world)")
+        pytest.skip("a private store is one instance's (sharing: tests/test_process_world.py)")
     first.backend.save(KEY, _sealed(KEY, value=7), _far(first.clock))
     second = make_backend()
     assert SEALER.open(KEY, second.backend.load(KEY)) == {"value": 7}
