@@ -29,7 +29,7 @@ from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import PROCESS_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import normalise_pem
-from mdh_creds.settings import specs
+from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import config_file, read_all, select_profile
 from mdh_creds.settings.typos import unknown_keys
@@ -174,10 +174,15 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
-    return _fresh_document(payload, now, float(settings["refresh_window"]))
+    account_id = profile_keys.get("aws_account_id") or None
+    if account_id is not None:
+        account_id = values.parse_account_id(account_id)  # invalid: the full command explains
+    return _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
 
 
-def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> str:
+def _fresh_document(
+    payload: Mapping[str, Any], now: float, window: float, account_id: str | None = None
+) -> str:
     expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
     skew = float(payload.get("Skew", 0.0))
     if (
@@ -190,4 +195,4 @@ def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> st
         raise _NotHere("malformed entry")
     local_expiry = to_local_seconds(expires_at, issued_at, skew)
     expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
-    return process_json(key_id, secret, token, expiration)
+    return process_json(key_id, secret, token, expiration, account_id)

@@ -8,12 +8,12 @@ is not imported: the profile is read by ``profiles`` with configparser's line ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.settings import specs
+from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
 from mdh_creds.settings.specs import SPEC_BY_NAME
@@ -46,6 +46,7 @@ class Settings:
     items: dict[str, Setting] = field(repr=False)
     is_local: bool = False
     region: str | None = None
+    account_id: str | None = None  # botocore's aws_account_id in the profile
 
     @property
     def service_account(self) -> str | None:
@@ -142,9 +143,7 @@ class Settings:
         for name, value in new.items():
             if value is not None and items[name].value is None:
                 items[name] = Setting(name, value, source, SPEC_BY_NAME[name].secret)
-        return Settings(
-            self.profile, self.config_file, self.profile_found, items, self.is_local, self.region
-        )
+        return replace(self, items=items)
 
     @property
     def is_mdh_profile(self) -> bool:
@@ -211,7 +210,17 @@ def parse_settings(
     is_local = _is_local(layers)
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     region = region or profile_keys.get("region") or None
-    return Settings(profile, path, found, items, is_local, region)
+    account_id = _account_id(profile_keys.get("aws_account_id"), origin)
+    return Settings(profile, path, found, items, is_local, region, account_id)
+
+
+def _account_id(text: str | None, origin: str) -> str | None:
+    if not text:
+        return None
+    try:
+        return values.parse_account_id(text)
+    except ValueError as exc:
+        raise ConfigError(f"invalid aws_account_id = {text!r} (from {origin}): {exc}") from None
 
 
 def _is_local(layers: list[Layer]) -> bool:

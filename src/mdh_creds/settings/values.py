@@ -137,6 +137,14 @@ def parse_url_template(text: str) -> str:
     return text.strip()
 
 
+def parse_account_id(text: str) -> str:
+    """An AWS account id: exactly 12 ASCII digits (botocore's ``aws_account_id``)."""
+    value = text.strip()
+    if len(value) != 12 or not all("0" <= ch <= "9" for ch in value):
+        raise ValueError("an AWS account id is exactly 12 digits")
+    return value
+
+
 def parse_table_name(text: str) -> str:
     value = parse_text(text)
     if not _TABLE_NAME.match(value):

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -87,17 +88,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM (handlers installed only in the main thread)."""
+def wait_for_signal(ready: Callable[[], None] | None = None) -> None:
+    """Block until SIGINT or SIGTERM (handlers installed only in the main thread). ``ready``
+    runs once the handlers are in place, so a signal sent as soon as it reports is caught."""
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     if threading.current_thread() is not threading.main_thread():
+        if ready is not None:
+            ready()
         stop.wait()
         return
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    if ready is not None:
+        ready()
     try:
         while not stop.wait(0.5):
             pass

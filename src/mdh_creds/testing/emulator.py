@@ -291,9 +291,12 @@ def main(argv: list[str] | None = None) -> int:
 
             emulator.minter = moto_iam_minter(args.moto)
         with emulator:
-            print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
-            sys.stdout.flush()
-            wait_for_signal()
+
+            def ready() -> None:  # printed once SIGTERM is handled: callers may send it next
+                print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
+                sys.stdout.flush()
+
+            wait_for_signal(ready)
     return 0
 
 

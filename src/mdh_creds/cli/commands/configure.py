@@ -6,7 +6,9 @@ from any folder and ``PATH``), ``region`` and the ``mdh_*`` keys given as flags 
 written when one is bad), warns about unknown ``mdh_*`` keys and about static keys for the same
 profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
 them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
-``--create-table``, and names the next command to run. Summaries go to stderr; stdout stays empty.
+``--create-table``, with ``--lookup-account-id`` asks STS once, with freshly minted credentials,
+for the account id it writes as ``aws_account_id``, and names the next command to run. Summaries
+go to stderr; stdout stays empty.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="create the DynamoDB cache table (idempotent)",
     )
+    parser.add_argument(
+        "--lookup-account-id",
+        action="store_true",
+        default=None,
+        help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
+    )
 
 
 def run(ctx: Context) -> int:
@@ -70,6 +78,8 @@ def run(ctx: Context) -> int:
     _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
         _create_table(ctx, profile)
+    if ctx.flags.get("lookup_account_id"):
+        _write_account_id(ctx, profile, config)
     ctx.stderr.write(f"mdh-creds: {next_step(ctx, profile, keys)}\n")
     return 0
 
@@ -220,6 +230,16 @@ def _migrate(ctx: Context, profile: str) -> None:
         f"mdh-creds: removed {', '.join(removed)} from [{profile}] in {path} "
         f"(the old file is kept as {backup})\n"
     )
+
+
+def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
+    from mdh_creds.aws.account_id import lookup_account_id
+    from mdh_creds.cli.context import make_broker
+
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
+    account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
+    write_profile(config, profile, {"aws_account_id": account_id})
+    ctx.stderr.write(f"mdh-creds: wrote aws_account_id = {account_id} to profile {profile}\n")
 
 
 def _create_table(ctx: Context, profile: str) -> None:
