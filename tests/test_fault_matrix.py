@@ -25,6 +25,7 @@ from typing import Any
 import filelock
 import pytest
 
+import hostile
 from conftest import Result, World, secrets_of
 from mdh_creds.clock import parse_timestamp
 from servers import free_port
@@ -50,6 +51,7 @@ class Case:
     before: dict[str, bytes] = field(default_factory=dict)
     elapsed: float = 0.0
     notes: dict[str, Any] = field(default_factory=dict)
+    close_stdout: bool = False
 
     def run(self) -> Result:
         if not self.subprocess:
@@ -57,8 +59,11 @@ class Case:
         env = self.world.env(**self.env)
         for name in self.drop_env:
             env.pop(name, None)
+        command = [sys.executable, "-m", "mdh_creds", *self.args]
+        if self.close_stdout:
+            command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
         done = subprocess.run(
-            [sys.executable, "-m", "mdh_creds", *self.args],
+            command,
             env=env,
             capture_output=True,
             text=True,
@@ -444,12 +449,13 @@ def every_line_about_the_clock(case: Case, result: Result) -> None:
         assert re.search(r" by -?(59[5-9]|60[0-5]) s: fix the system clock$", line), line
 
 
-def served_from_cache_judged_with_skew(case: Case, result: Result) -> None:
-    """MDH's Expiration says 5 min are left by the local clock, but its clock is 10 min behind:
-    15 min are left, the entry is fresh, and the printed Expiration is on the local clock."""
+def served_at_face_value(case: Case, result: Result) -> None:
+    """MDH's clock is 10 min behind and its Expiration says 5 min are left by the local clock:
+    a skew may only make credentials look older, so 5 min it is (not the 15 the server's clock
+    would give); the entry is fresh for that lifetime and served again from the cache."""
     printed = parse_timestamp(json.loads(result.out)["Expiration"])
     left_by_local_clock = printed - datetime.now(timezone.utc)
-    assert timedelta(minutes=14) < left_by_local_clock <= timedelta(minutes=15, seconds=2)
+    assert timedelta(minutes=4) < left_by_local_clock <= timedelta(minutes=5, seconds=2)
     again = case.world.main("process")
     assert again.code == 0, again.err
     assert json.loads(again.out) == json.loads(result.out)
@@ -701,14 +707,14 @@ FAULTS: list[Fault] = [
         check=every_line_about_the_clock,
     ),
     Fault(
-        "server clock 10 minutes behind, expiry judged by it",
+        "server clock 10 minutes behind, Expiration taken at face value",
         emulator(date_skew=-600, credential_lifetime=900),
         0,
         "the local clock differs from MDH's by -",
         True,
         STORED,
         lines=None,
-        check=all_of(every_line_about_the_clock, served_from_cache_judged_with_skew),
+        check=all_of(every_line_about_the_clock, served_at_face_value),
     ),
     Fault(
         "cache entry tampered",
@@ -792,19 +798,19 @@ FAULTS: list[Fault] = [
         check=served_the_previous_credentials,
     ),
     Fault(
-        "stale entry, local clock 5 s ahead, refresh fails",
+        "entry expired by the local clock only (MDH 5 s behind), refresh fails",
         steps(
             emulator(credential_lifetime=9, date_skew=-5),
             first_run,
-            # By the server clock 1.7-2.7 s are left (stale); by the local clock it has expired.
+            # By the server clock 1.7-2.7 s are left; by the local clock it has expired, and a
+            # clock behind ours never makes credentials look younger: not served.
             sleep_after_first_run(7.3),
             fail("exchange", 503),
         ),
-        0,
-        "refresh failed",
-        True,
+        5,
+        "answered HTTP 503",
+        False,
         UNCHANGED,
-        check=served_the_previous_credentials,
     ),
     Fault(
         "expired entry, refresh fails",
@@ -928,6 +934,241 @@ FAULTS: list[Fault] = [
         None,
         True,
         STORED,
+    ),
+]
+
+
+# --- a hostile network, wrong clocks, the process around us (issue 10: network, time, process) ---
+
+
+def _hostile(case: Case, answer: hostile.Answer, **kwargs: Any) -> hostile.Hostile:
+    server = hostile.Hostile(answer, **kwargs)
+    case.request.addfinalizer(server.stop)
+    case.notes["server"] = server
+    return server
+
+
+def hostile_explorer(make: Callable[[str], hostile.Answer], *, tls: bool = False) -> Setup:
+    """The explorer endpoint is a hostile server (``make`` gets the emulator's URL to relay to);
+    ``tls``: served over TLS signed by a private CA, whose bundle is ``notes["ca_bundle"]``."""
+
+    def setup(case: Case) -> None:
+        emulator = case.world.emulator
+        context = None
+        if tls:
+            ca = hostile.PrivateCa(case.world.tmp / "private-ca")
+            context, case.notes["ca_bundle"] = ca.server_context(), str(ca.bundle)
+        server = _hostile(case, make(emulator.base_url), tls=context)
+        path = emulator.legacy_exchange_url.removeprefix(emulator.base_url)
+        case.world.write_profile(mdh_exchange_url=server.url + path)
+
+    return setup
+
+
+def hostile_token(answer: hostile.Answer) -> Setup:
+    def setup(case: Case) -> None:
+        server = _hostile(case, answer)
+        case.world.write_profile(mdh_token_url=server.url + "/identityserver/connect/token")
+
+    return setup
+
+
+def relayed_with(name: str, value: str) -> Callable[[str], hostile.Answer]:
+    return lambda target: hostile.rewritten(target, hostile.with_header(name, value))
+
+
+def trusted_private_ca(case: Case) -> None:
+    case.world.write_profile(ca_bundle=case.notes["ca_bundle"])
+
+
+def netrc_for_mdh(case: Case) -> None:
+    netrc = case.world.tmp / "home" / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-for-mdh\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    case.subprocess = True  # HOME is the world's home only in a process of its own
+
+
+def exported_url(case: Case) -> None:
+    case.env["URL"] = f"http://127.0.0.1:{free_port()}/collects-assertions"
+
+
+def stdout_closed(case: Case) -> None:
+    case.subprocess = case.close_stdout = True
+
+
+def sent_far_less_than(size: int) -> Check:
+    def check(case: Case, result: Result) -> None:
+        assert case.notes["server"].sent < size // 4  # the rest was never read
+
+    return check
+
+
+def nothing_raw_on_the_terminal(case: Case, result: Result) -> None:
+    assert result.err.endswith("\n") and result.err[:-1].isprintable()
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in result.err
+
+
+def explorer_got_the_raw_token(case: Case, result: Result) -> None:
+    explorer = case.world.emulator.requests[-1]
+    assert explorer.endpoint == "legacy" and explorer.status == 200
+    assert not explorer.headers["Authorization"].startswith("Basic")
+
+
+def trusted_for_12_hours(case: Case, result: Result) -> None:
+    left = parse_timestamp(json.loads(result.out)["Expiration"]) - datetime.now(timezone.utc)
+    assert timedelta(hours=11, minutes=59) < left <= timedelta(hours=12)
+
+
+HUGE = 200 * hostile.MIB
+ESCAPES = "text/html\x1b]0;owned\x07\x1b[2J"
+
+FAULTS += [
+    Fault(
+        "explorer trickles its answer a byte at a time",
+        steps(
+            profile(mdh_timeout="1", mdh_retries="0"),
+            hostile_explorer(hostile.trickled),
+        ),
+        5,
+        "timed out after 1 s",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "explorer trickles its status line and headers",
+        steps(
+            profile(mdh_timeout="1", mdh_retries="0"),
+            hostile_explorer(lambda target: hostile.trickled(target, headers_too=True)),
+        ),
+        5,
+        "timed out after 1 s",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "whole call: a Retry-After the call's bound cannot fit",
+        steps(
+            profile(mdh_timeout="1", mdh_retries="1"), fail("token", 503, **{"Retry-After": "30"})
+        ),
+        5,
+        "answered HTTP 503",
+        False,
+        ABSENT,
+        check=requests_made("token", 1),
+    ),
+    Fault(
+        "token answer of 200 MB with its Content-Length",
+        hostile_token(hostile.huge(HUGE)),
+        4,
+        "sent an answer over 1 MiB; refused",
+        False,
+        ABSENT,
+        check=sent_far_less_than(HUGE),
+    ),
+    Fault(
+        "token answer of 200 MB, chunked",
+        hostile_token(hostile.huge(HUGE, chunked=True)),
+        4,
+        "sent an answer over 1 MiB; refused",
+        False,
+        ABSENT,
+        check=sent_far_less_than(HUGE),
+    ),
+    Fault(
+        "token answer is a gzip bomb (256 KiB inflating to 256 MiB)",
+        hostile_token(hostile.bomb()),
+        4,
+        "sent an answer over 1 MiB; refused",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "explorer Content-Type carries terminal escape sequences",
+        malformed("exchange", "<html></html>", ESCAPES),
+        4,
+        "not JSON (text/html\\x1b]0;owned",
+        False,
+        ABSENT,
+        check=nothing_raw_on_the_terminal,
+    ),
+    Fault(
+        "Date in year 9999 (ignored)",
+        hostile_explorer(relayed_with("Date", "Fri, 31 Dec 9999 23:59:59 GMT")),
+        0,
+        None,
+        True,
+        STORED,
+    ),
+    Fault(
+        "Date that is not a time (ignored)",
+        hostile_explorer(relayed_with("Date", "soon, or never")),
+        0,
+        None,
+        True,
+        STORED,
+    ),
+    Fault(
+        "server clock 3 hours behind: expired by the local clock",
+        emulator(date_skew=-3 * 3600),
+        4,
+        "MDH returned credentials that expired at",
+        False,
+        ABSENT,
+        lines=None,  # the clock warnings come first
+    ),
+    Fault(
+        "Expiration in year 9999: trusted for 12 hours",
+        rewrite("exchange", with_value("Expiration", "9999-12-31T23:59:59Z")),
+        0,
+        "trusting them for 12 hours only",
+        True,
+        STORED,
+        check=trusted_for_12_hours,
+    ),
+    Fault(
+        "~/.netrc names the MDH host",
+        netrc_for_mdh,
+        0,
+        None,
+        True,
+        STORED,
+        check=explorer_got_the_raw_token,
+    ),
+    Fault(
+        "URL exported beside the profile's mdh_token_url",
+        exported_url,
+        0,
+        None,
+        True,
+        STORED,
+        check=requests_made("token", 1),
+    ),
+    Fault(
+        "explorer behind a private CA named by the profile's ca_bundle",
+        steps(
+            hostile_explorer(lambda target: hostile.rewritten(target, lambda r: r), tls=True),
+            trusted_private_ca,
+        ),
+        0,
+        None,
+        True,
+        STORED,
+    ),
+    Fault(
+        "explorer behind a private CA, no CA bundle",
+        hostile_explorer(lambda target: hostile.rewritten(target, lambda r: r), tls=True),
+        5,
+        "SSLError",
+        False,
+        ABSENT,
+    ),
+    Fault(
+        "stdout closed",
+        stdout_closed,
+        1,
+        "stdout is closed: nothing was printed (run mdh-creds with its output open)",
+        False,
+        ABSENT,
     ),
 ]
 
@@ -1067,6 +1308,6 @@ def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
     """The table itself: names are unique and each outcome the contract names is present."""
     names = [f.name for f in FAULTS]
     assert len(names) == len(set(names))
-    assert {f.code for f in FAULTS} == {0, 3, 4, 5}
+    assert {f.code for f in FAULTS} == {0, 1, 3, 4, 5}
     assert {f.cache for f in FAULTS} == {STORED, ABSENT, UNCHANGED}
     assert any(f.served and f.message for f in FAULTS)

@@ -21,7 +21,7 @@ from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout
-from mdh_creds.freshness import Freshness, freshness, scaled_window
+from mdh_creds.freshness import Freshness, freshness
 from mdh_creds.models import (
     KIND_CREDENTIALS,
     KIND_TOKEN,
@@ -50,6 +50,9 @@ class Policy:
     refresh_window: timedelta = timedelta(seconds=1200)
     lock_timeout: float = 60.0
     force_refresh: bool = False
+    # Credentials with a longer lifetime are refreshed once this much is left, whatever the
+    # window (``freshness.PROCESS_MIN_LEFT`` for the credential_process path).
+    min_left: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -171,15 +174,15 @@ class CredentialBroker:
 
     def state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
         """Fresh, stale or expired, now. A token's window is at least 60 s, whatever its
-        lifetime: a token is never handed out from the cache with less left."""
-        now = self._clock() + entry.skew
+        lifetime: a token is never handed out from the cache with less left. Credentials are
+        refreshed at ``policy.min_left`` left when their lifetime is longer."""
         if isinstance(entry, TemporaryCredentials):
-            return freshness(entry.expires_at, entry.issued_at, window, now)
-        ahead = max(TOKEN_WINDOW, scaled_window(window, entry.expires_at - entry.issued_at))
-        left = entry.expires_at - now
-        if left <= timedelta(0):
-            return Freshness.EXPIRED
-        return Freshness.STALE if left <= ahead else Freshness.FRESH
+            floors = {"min_left": self.policy.min_left.total_seconds()}
+        else:
+            floors = {"min_window": TOKEN_WINDOW.total_seconds()}
+        return freshness(
+            entry.expires_at, entry.issued_at, entry.skew, window, self._clock(), **floors
+        )
 
     @contextmanager
     def _lock(self, key: CacheKey) -> Iterator[None]:

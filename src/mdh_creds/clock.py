@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 Clock = Callable[[], datetime]
 _FRACTION = re.compile(r"\.(\d+)")
+_REAL_YEARS = (2000, 3000)  # a Date outside is not a real time: ignored, never an error
 
 
 def utc_now() -> datetime:
@@ -42,3 +43,22 @@ def parse_timestamp(text: str) -> datetime:
 def to_timestamp(value: datetime) -> str:
     """UTC, ``Z`` suffix, no fractions: what every AWS SDK accepts (the Java SDK wants ``Z``)."""
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_http_date(text: str | None) -> datetime | None:
+    """An HTTP ``Date`` header (RFC 9110 5.6.7) that can be a real time, as aware UTC, or
+    ``None``: garbage, no zone, or a year no clock of a working exchange shows (year 9999)."""
+    from email.utils import parsedate_to_datetime
+
+    if not text or len(text) > 64:
+        return None
+    try:
+        value = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if value is None or value.tzinfo is None or not _REAL_YEARS[0] <= value.year < _REAL_YEARS[1]:
+        return None
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        return None

@@ -100,10 +100,12 @@ def _remember(path: Path, value: str) -> None:
 
 
 def exchange_budget(settings: Settings) -> float:
-    """The longest one exchange may take with every retry: locks and leases outlive it."""
-    attempts = settings.retries + 1
-    backoff = settings.retry_interval_ms / 1000.0 * (2**settings.retries) * 1.5
-    return float(2 * attempts * settings.timeout + min(backoff, 30.0) * settings.retries + 5.0)
+    """The longest one exchange (two bounded calls, ``mdh.retry.call_budget``) may take:
+    locks and leases outlive it."""
+    from mdh_creds.mdh.retry import Backoff, call_budget
+
+    backoff = Backoff(settings.retries, settings.retry_interval_ms)
+    return 2 * call_budget(settings.timeout, backoff) + 5.0
 
 
 def build_broker(
@@ -114,8 +116,10 @@ def build_broker(
     http: Any = None,
     cache: CacheBackend | Literal["settings"] | None = "settings",
     force_refresh: bool = False,
+    min_left: float = 0.0,
 ) -> CredentialBroker:
-    """A broker for these settings; ``cache`` overrides the configured backend when given."""
+    """A broker for these settings; ``cache`` overrides the configured backend when given;
+    ``min_left`` (seconds) is ``Policy.min_left``."""
     environ = os.environ if environ is None else environ
     resolved = resolve(settings, environ)
     budget = exchange_budget(resolved.settings)
@@ -130,7 +134,12 @@ def build_broker(
         sealer=_sealer(resolved) if backend is not None else None,
         clock=clock,
         # A waiter may have to outlast a dead holder's whole lease before its own turn.
-        policy=Policy(refresh_window=window, lock_timeout=2 * budget, force_refresh=force_refresh),
+        policy=Policy(
+            refresh_window=window,
+            lock_timeout=2 * budget,
+            force_refresh=force_refresh,
+            min_left=timedelta(seconds=min_left),
+        ),
         refuse_credentials=_refusal(resolved),
     )
 

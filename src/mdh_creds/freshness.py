@@ -1,4 +1,11 @@
-"""Fresh, stale or expired: the three states of a cached entry, and the server-to-local clock rule.
+"""Fresh, stale or expired: the three states of a cached entry, and the one place a server time
+becomes a local one (the clock-skew rule, DESIGN 5 and 6).
+
+An entry holds its expiry and issue time on MDH's clock and the skew measured from MDH's ``Date``
+(server minus local). The skew may only make an entry look older, never younger: it is applied
+when MDH's clock is ahead (at most until the entry looks expired) and ignored when it is behind,
+when the ``Expiration`` is taken at face value on the local clock. A wrong ``Date`` can cost an
+early refresh; it can never serve expired credentials.
 
 Light (``datetime`` is never imported at module level): the cache-hit fast path judges entries
 with the epoch-seconds functions; the datetime wrappers take values their callers already hold.
@@ -11,6 +18,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
+
+MAX_TRUSTED_LIFETIME = 43_200.0  # s: an Expiration further away is trusted for 12 hours only
+# botocore re-runs a credential_process on every API call while 15 minutes or less are left: the
+# process path refreshes at 16 minutes left when a fresh exchange gives more than that.
+PROCESS_MIN_LEFT = 960.0
 
 
 class Freshness(enum.Enum):
@@ -26,25 +38,65 @@ def scaled_window_seconds(window: float, lifetime: float) -> float:
     return max(0.0, min(window, lifetime / 3))
 
 
-def judge(expires_at: float, issued_at: float, window: float, now: float) -> Freshness:
-    """Judge an entry (epoch seconds, server clock): fresh while more than the scaled window is
-    left. ``now`` is the local time moved to the server's clock (``now + skew``)."""
-    if now >= expires_at:
+def applied_skew(expires_at: float, issued_at: float, skew: float) -> float:
+    """The part of ``skew`` (server minus local, s) that judges an entry: none when MDH's clock
+    is behind, and never more than what was left when the entry arrived (it then looks expired).
+    ``issued_at`` is on the server's clock: the entry arrived at ``issued_at - skew`` locally."""
+    received = issued_at - skew
+    return min(max(skew, 0.0), max(expires_at - received, 0.0))
+
+
+def local_span(expires_at: float, issued_at: float, skew: float) -> tuple[float, float]:
+    """``(received, expires)`` of an entry on this machine's clock (epoch seconds)."""
+    return issued_at - skew, expires_at - applied_skew(expires_at, issued_at, skew)
+
+
+def to_local_seconds(expires_at: float, issued_at: float, skew: float) -> float:
+    """The entry's expiry on this machine's clock (what SDKs and backends compare with)."""
+    return local_span(expires_at, issued_at, skew)[1]
+
+
+def judge(
+    expires_at: float,
+    issued_at: float,
+    skew: float,
+    window: float,
+    now: float,
+    *,
+    min_left: float = 0.0,
+    min_window: float = 0.0,
+) -> Freshness:
+    """Judge an entry (epoch seconds; ``now`` on the local clock): fresh while more than the
+    scaled window is left. ``min_window`` is a floor for the window whatever the lifetime (an
+    access token's 60 s); ``min_left`` widens it to that much for entries whose lifetime exceeds
+    it (the process path's ``PROCESS_MIN_LEFT``)."""
+    received, expires = local_span(expires_at, issued_at, skew)
+    left = expires - now
+    if left <= 0:
         return Freshness.EXPIRED
-    if expires_at - now <= scaled_window_seconds(window, expires_at - issued_at):
-        return Freshness.STALE
-    return Freshness.FRESH
+    lifetime = expires - received
+    window = max(scaled_window_seconds(window, lifetime), min_window)
+    if lifetime > min_left:
+        window = max(window, min_left)
+    return Freshness.STALE if left <= window else Freshness.FRESH
 
 
-def to_local_seconds(server_seconds: float, skew_seconds: float) -> float:
-    """A server time (epoch seconds) on this machine's clock. ``skew`` is server minus local,
-    measured from MDH's ``Date`` header; the one place a server expiry becomes a local one."""
-    return server_seconds - skew_seconds
+def to_local(expires_at: datetime, issued_at: datetime, skew: timedelta) -> datetime:
+    """:func:`to_local_seconds` for datetimes."""
+    from datetime import timedelta
+
+    applied = applied_skew(expires_at.timestamp(), issued_at.timestamp(), skew.total_seconds())
+    return expires_at - timedelta(seconds=applied)
 
 
-def to_local(server_time: datetime, skew: timedelta) -> datetime:
-    """:func:`to_local_seconds` for datetimes (SDKs and backends compare with local time)."""
-    return server_time - skew
+def local_lifetime(expires_at: datetime, issued_at: datetime, skew: timedelta) -> timedelta:
+    """How long the entry was valid for when it arrived, on this machine's clock."""
+    from datetime import timedelta
+
+    received, expires = local_span(
+        expires_at.timestamp(), issued_at.timestamp(), skew.total_seconds()
+    )
+    return timedelta(seconds=max(expires - received, 0.0))
 
 
 def scaled_window(window: timedelta, lifetime: timedelta) -> timedelta:
@@ -57,9 +109,22 @@ def scaled_window(window: timedelta, lifetime: timedelta) -> timedelta:
 
 
 def freshness(
-    expires_at: datetime, issued_at: datetime, window: timedelta, now: datetime
+    expires_at: datetime,
+    issued_at: datetime,
+    skew: timedelta,
+    window: timedelta,
+    now: datetime,
+    *,
+    min_left: float = 0.0,
+    min_window: float = 0.0,
 ) -> Freshness:
-    """:func:`judge` for datetimes."""
+    """:func:`judge` for datetimes (``now`` on the local clock)."""
     return judge(
-        expires_at.timestamp(), issued_at.timestamp(), window.total_seconds(), now.timestamp()
+        expires_at.timestamp(),
+        issued_at.timestamp(),
+        skew.total_seconds(),
+        window.total_seconds(),
+        now.timestamp(),
+        min_left=min_left,
+        min_window=min_window,
     )

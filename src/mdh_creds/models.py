@@ -10,7 +10,7 @@ from typing import Any
 
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
 from mdh_creds.clock import parse_timestamp
-from mdh_creds.freshness import to_local
+from mdh_creds.freshness import local_lifetime, to_local
 
 __all__ = ["KIND_CREDENTIALS", "KIND_TOKEN", "AccessToken", "CacheKey", "TemporaryCredentials"]
 
@@ -29,7 +29,12 @@ class TemporaryCredentials:
     @property
     def local_expires_at(self) -> datetime:
         """The expiry on this machine's clock (what SDKs and backends compare with)."""
-        return to_local(self.expires_at, self.skew)
+        return to_local(self.expires_at, self.issued_at, self.skew)
+
+    @property
+    def lifetime(self) -> timedelta:
+        """How long it was valid for when it arrived, on this machine's clock."""
+        return local_lifetime(self.expires_at, self.issued_at, self.skew)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""
@@ -73,7 +78,12 @@ class AccessToken:
     @property
     def local_expires_at(self) -> datetime:
         """The expiry on this machine's clock (what SDKs and backends compare with)."""
-        return to_local(self.expires_at, self.skew)
+        return to_local(self.expires_at, self.issued_at, self.skew)
+
+    @property
+    def lifetime(self) -> timedelta:
+        """How long it was valid for when it arrived, on this machine's clock."""
+        return local_lifetime(self.expires_at, self.issued_at, self.skew)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""

@@ -25,7 +25,7 @@ from mdh_creds.aws.guard import inside, is_inside
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.models import TemporaryCredentials
-from mdh_creds.redact import redact
+from mdh_creds.redact import printable, redact
 from mdh_creds.refresh import refreshable
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 from mdh_creds.settings.profiles import load_profile
@@ -156,7 +156,7 @@ class MdhCredentialProvider(CredentialProvider):
 def _retrieval_error(exc: MdhCredsError) -> Exception:
     from botocore.exceptions import CredentialRetrievalError
 
-    return CredentialRetrievalError(provider="mdh", error_msg=redact(str(exc)))
+    return CredentialRetrievalError(provider="mdh", error_msg=printable(redact(str(exc))))
 
 
 def _has_mdh(resolver: Any) -> bool:

@@ -1,4 +1,6 @@
-"""Keep secrets out of logs: a registry of secret strings and a logging filter that masks them."""
+"""Keep what reaches a terminal safe: registered secrets masked, and control characters from the
+network (escape sequences, bidi overrides, line breaks) escaped by ``printable``; the logging
+filter does both to every record."""
 
 from __future__ import annotations
 
@@ -15,6 +17,20 @@ def register_secret(*secrets: str | None) -> None:
     """Remember values that must never be shown (keys, assertions, tokens)."""
     with _guard:
         _secrets.update(s for s in secrets if s and len(s) >= _MIN_LENGTH)
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` with every character a terminal would act on escaped (``\\x1b``, ``\\u202e``,
+    ``\\n``...), cut to ``limit`` characters: for anything a server sent that is echoed."""
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    return repr(ch)[1:-1]  # only called for characters that repr escapes
 
 
 def redact(text: str) -> str:
@@ -34,7 +50,7 @@ class RedactingFilter(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg, record.args = redact(message), None
+        record.msg, record.args = printable(redact(message)), None
         if record.exc_text:
             record.exc_text = redact(record.exc_text)
         return True

@@ -7,7 +7,7 @@ ready to exchange: advisory = ``min(900, broker window)``, mandatory = two third
 botocore asks, the broker therefore sees a stale entry and returns new credentials.
 
 botocore compares the expiry with the local clock, so the expiry handed over is moved by the
-clock skew the broker measured against MDH (the broker judges in server time).
+clock skew the broker measured against MDH, by the rule of ``freshness`` (a skew only ages them).
 
 botocore's ``RefreshableCredentials`` asks the local time zone (tzlocal) on every credential read.
 :class:`MdhRefreshableCredentials` reads the clock in UTC instead and, after each check, keeps
@@ -47,7 +47,7 @@ RETRY_BACKOFF = 5.0
 
 def botocore_windows(creds: TemporaryCredentials, refresh_window: timedelta) -> tuple[float, float]:
     """``(advisory, mandatory)`` seconds for botocore, never wider than the broker's window."""
-    broker_window = scaled_window(refresh_window, creds.expires_at - creds.issued_at)
+    broker_window = scaled_window(refresh_window, creds.lifetime)
     advisory = min(BOTOCORE_ADVISORY, broker_window.total_seconds())
     return advisory, advisory * MANDATORY_SHARE
 

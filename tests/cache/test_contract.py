@@ -85,13 +85,16 @@ def _far(clock: MovableClock) -> datetime:
 
 
 def _memory(request: Any, folder: Path, clock: MovableClock) -> Harness:
-    backend: Any = select("memory", folder=folder, clock=clock)
+    from mdh_creds.cache.memory import MemoryCache
+
+    # A private store: select("memory") gives the process's one store, shared across tests.
+    backend: Any = MemoryCache(clock, private=True)
     return Harness(
         backend,
         clock,
         raw_get=backend.load,
         raw_put=lambda key, data: backend.save(key, data, _far(clock)),
-        dump=lambda: b"".join(sealed for sealed, _ in backend._entries.values()),
+        dump=lambda: b"".join(sealed for sealed, _ in backend._store.entries.values()),
         child_build=None,
         env=dict(os.environ),
     )
@@ -278,7 +281,7 @@ def test_list_keys(harness: Harness) -> None:
 def test_another_instance_sees_entries(make_backend: Callable[[], Harness]) -> None:
     first = make_backend()
     if first.backend.name == "memory":
-        pytest.skip("memory entries belong to one instance")
+        pytest.skip("a private store is one instance's (sharing: tests/test_process_world.py)")
     first.backend.save(KEY, _sealed(KEY, value=7), _far(first.clock))
     second = make_backend()
     assert SEALER.open(KEY, second.backend.load(KEY)) == {"value": 7}

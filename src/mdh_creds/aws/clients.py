@@ -16,11 +16,7 @@ if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
 
 LOCAL_ENDPOINT = "http://localhost:4566"  # IS_LOCAL=true: LocalStack's edge port
-# botocore's own endpoint variables, which win over IS_LOCAL (e.g. a moto server in tests).
-_ENDPOINT_VARIABLES = {
-    "dynamodb": ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
-    "secretsmanager": ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
-}
+_SERVICE_IDS = {"dynamodb": "DYNAMODB", "secretsmanager": "SECRETS_MANAGER"}
 
 
 def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
@@ -41,8 +37,7 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
             resolver.remove(method)
     session = boto3.Session(botocore_session=core)
     endpoint = None
-    variables = _ENDPOINT_VARIABLES.get(service, ("AWS_ENDPOINT_URL",))
-    if settings.is_local and not any(environ.get(name) for name in variables):
+    if settings.is_local and not _configured_endpoint(core, service, environ):
         endpoint = LOCAL_ENDPOINT
     config = Config(
         connect_timeout=settings.timeout,
@@ -54,3 +49,13 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
         cast(Any, service), region_name=region, endpoint_url=endpoint, config=config
     )
     return client
+
+
+def _configured_endpoint(core: Any, service: str, environ: Mapping[str, str]) -> bool:
+    """True when botocore has an endpoint of its own for ``service``: the generic ``IS_LOCAL``
+    ranks below ``AWS_ENDPOINT_URL[_SERVICE]`` and the profile's ``endpoint_url``/``services``."""
+    service_id = _SERVICE_IDS.get(service, service.upper())
+    if environ.get(f"AWS_ENDPOINT_URL_{service_id}") or environ.get("AWS_ENDPOINT_URL"):
+        return True
+    scoped = core.get_scoped_config()
+    return bool(scoped.get("endpoint_url") or scoped.get("services"))

@@ -1,11 +1,14 @@
-"""An in-process cache: a dict of sealed entries and one ``threading.Lock`` per entry.
+"""The in-process cache: one store of sealed entries per process, shared by every session, broker
+and provider of that process, with one ``threading.Lock`` per entry (DESIGN 6).
 
 Nothing outlives the process and other processes see nothing; useful for tests, long-running
-services and ``mdh_cache = memory``.
+services and ``mdh_cache = memory``. A forked child keeps the entries but gets new locks: a lock
+held by a thread of the parent would never be released in the child.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,46 +19,61 @@ from mdh_creds.errors import LockTimeout
 from mdh_creds.models import CacheKey
 
 
+class _Store:
+    """Entries and their locks."""
+
+    def __init__(self) -> None:
+        self.entries: dict[CacheKey, tuple[bytes, datetime]] = {}
+        self.reset_locks()
+
+    def reset_locks(self) -> None:
+        self.guard = threading.Lock()
+        self.locks: dict[CacheKey, threading.Lock] = {}
+
+
+_PROCESS_STORE = _Store()
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_PROCESS_STORE.reset_locks)
+
+
 class MemoryCache:
-    """Sealed entries kept in this process only."""
+    """Sealed entries kept in this process only: the process's one store, or a ``private`` one."""
 
     name = "memory"
 
-    def __init__(self, clock: Clock = utc_now) -> None:
+    def __init__(self, clock: Clock = utc_now, *, private: bool = False) -> None:
         self._clock = clock
-        self._entries: dict[CacheKey, tuple[bytes, datetime]] = {}
-        self._guard = threading.Lock()
-        self._locks: dict[CacheKey, threading.Lock] = {}
+        self._store = _Store() if private else _PROCESS_STORE
 
     def __repr__(self) -> str:
-        return f"MemoryCache(<{len(self._entries)} entries>)"
+        return f"MemoryCache(<{len(self._store.entries)} entries>)"
 
     def describe(self) -> str:
         return "memory (this process only)"
 
     def load(self, key: CacheKey) -> bytes | None:
-        with self._guard:
-            found = self._entries.get(key)
+        with self._store.guard:
+            found = self._store.entries.get(key)
         if found is None or self._clock() >= found[1]:
             return None
         return found[0]
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
-        with self._guard:
-            self._entries[key] = (bytes(sealed), expires_at)
+        with self._store.guard:
+            self._store.entries[key] = (bytes(sealed), expires_at)
 
     def delete(self, key: CacheKey) -> None:
-        with self._guard:
-            self._entries.pop(key, None)
+        with self._store.guard:
+            self._store.entries.pop(key, None)
 
     def list_keys(self) -> Iterator[CacheKey]:
-        with self._guard:
-            return iter(list(self._entries))
+        with self._store.guard:
+            return iter(list(self._store.entries))
 
     @contextmanager
     def lock(self, key: CacheKey, timeout: float) -> Iterator[None]:
-        with self._guard:
-            entry_lock = self._locks.setdefault(key, threading.Lock())
+        with self._store.guard:
+            entry_lock = self._store.locks.setdefault(key, threading.Lock())
         acquired = entry_lock.acquire(timeout=timeout) if timeout > 0 else entry_lock.acquire(False)
         if not acquired:
             raise LockTimeout(

@@ -40,9 +40,12 @@ def make_broker(
     ctx: Context,
     settings: Settings | None = None,
     cache: CacheBackend | Literal["settings"] | None = "settings",
+    *,
+    min_left: float = 0.0,
 ) -> CredentialBroker:
     """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``
-    (``cache``: a backend already built, instead of the one the settings name)."""
+    (``cache``: a backend already built, instead of the one the settings name; ``min_left`` as
+    ``factory.build_broker``)."""
     from mdh_creds.factory import build_broker
 
     settings = settings or load_settings(ctx)
@@ -52,6 +55,7 @@ def make_broker(
         environ=ctx.environ,
         cache=None if no_cache else cache,
         force_refresh=bool(ctx.flags.get("force_refresh")),
+        min_left=min_left,
     )
 
 

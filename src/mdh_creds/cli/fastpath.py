@@ -29,7 +29,7 @@ from mdh_creds.cache.stored import (
 )
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
-from mdh_creds.freshness import Freshness, judge, to_local_seconds
+from mdh_creds.freshness import PROCESS_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
@@ -192,11 +192,14 @@ def _fresh_document(
 ) -> str:
     expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
     skew = float(payload.get("Skew", 0.0))
-    if judge(expires_at, issued_at, window, now + skew) is not Freshness.FRESH:
+    if (
+        judge(expires_at, issued_at, skew, window, now, min_left=PROCESS_MIN_LEFT)
+        is not Freshness.FRESH
+    ):
         raise _NotHere("stale or expired: the full command refreshes")
     key_id, secret, token = (payload[n] for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
     if not all(isinstance(value, str) and value for value in (key_id, secret, token)):
         raise _NotHere("malformed entry")
-    local_expiry = to_local_seconds(expires_at, skew)
+    local_expiry = to_local_seconds(expires_at, issued_at, skew)
     expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
     return process_json(key_id, secret, token, expiration, account_id)

@@ -2,13 +2,14 @@
 
 Exit codes: 0 ok, 1 unexpected, 2 usage, 3 configuration, 4 rejected by MDH, 5 MDH unreachable
 (each error's ``exit_code``, ``errors.py``); a command run by ``exec`` passes its own through, and
-130 means interrupted. An error is one line on stderr; a traceback only with ``--debug``, and
-never a secret.
+130 means interrupted. An error is one line on stderr (control characters escaped); a traceback
+only with ``--debug``, and never a secret. A closed stdout is such an error too (exit 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import sys
@@ -19,10 +20,11 @@ from mdh_creds import __version__
 from mdh_creds.cli import commands
 from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.redact import RedactingFilter, redact
+from mdh_creds.redact import RedactingFilter, printable, redact
 from mdh_creds.settings.specs import CACHE_CHOICES, SPEC_BY_NAME, SPECS
 
 COMMANDS = tuple(commands.MODULES)
+STDOUT_CLOSED = "stdout is closed: nothing was printed (run mdh-creds with its output open)"
 _log = logging.getLogger("mdh_creds")
 
 
@@ -160,7 +162,11 @@ def main(
     """Run one command; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
-    stdout, stderr = stdout or sys.stdout, stderr or sys.stderr
+    stderr = stderr or sys.stderr or io.StringIO()  # None: Python started with fd 2 closed
+    stdout = stdout or sys.stdout
+    if stdout is None or stdout.closed:
+        stderr.write(f"mdh-creds: {STDOUT_CLOSED}\n")
+        return 1
     try:
         args = build_parser().parse_args(_with_default_command(argv))
     except UsageError as exc:
@@ -179,8 +185,12 @@ def _run(ctx: Context) -> int:
         return code
     except MdhCredsError as exc:
         _log.debug("failed", exc_info=True)
-        ctx.stderr.write(f"mdh-creds: {redact(str(exc))}\n")
+        ctx.stderr.write(f"mdh-creds: {printable(redact(str(exc)))}\n")
         return exc.exit_code
+    except BrokenPipeError:
+        _quiet_stdout(ctx.stdout)
+        ctx.stderr.write(f"mdh-creds: {STDOUT_CLOSED}\n")
+        return 1
     except KeyboardInterrupt:
         ctx.stderr.write("mdh-creds: interrupted\n")
         return 130
@@ -190,3 +200,14 @@ def _run(ctx: Context) -> int:
             f"mdh-creds: unexpected error ({type(exc).__name__}); run with --debug for details\n"
         )
         return 1
+
+
+def _quiet_stdout(stdout: TextIO) -> None:
+    """Point a broken stdout at the null device: the interpreter flushes it again on exit, and
+    that second failure would print its own message (Python docs, "Note on SIGPIPE")."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass

@@ -9,6 +9,7 @@ from typing import Any
 
 from mdh_creds.clock import parse_timestamp, to_timestamp
 from mdh_creds.errors import ExchangeRejected
+from mdh_creds.freshness import MAX_TRUSTED_LIFETIME, to_local
 from mdh_creds.models import AccessToken, TemporaryCredentials
 
 MAX_TOKEN_LIFETIME = 86_400
@@ -85,11 +86,24 @@ def parse_credentials_answer(
         raise ExchangeRejected("the MDH credentials answer has a malformed AccessKeyId", status=200)
     secret = _text(data, "SecretAccessKey", "credentials")
     token = _text(data, "SessionToken", "credentials")
-    expires_at = _expiration(data, server_now)
-    if expires_at <= server_now:
+    expires_at = _trusted(_expiration(data, server_now), server_now)
+    # Expired by either clock is expired (freshness: the skew only ever makes entries older).
+    if to_local(expires_at, server_now, skew) <= server_now - skew:
         raise ExchangeRejected(
             f"MDH returned credentials that expired at {to_timestamp(expires_at)}: if the local "
             "clock is wrong, fix it; otherwise retry later",
             status=200,
         )
     return TemporaryCredentials(key_id, secret, token, expires_at, server_now, skew)
+
+
+def _trusted(expires_at: datetime, server_now: datetime) -> datetime:
+    """An Expiration more than 12 hours away is trusted for 12 hours only (DESIGN 5)."""
+    limit = server_now + timedelta(seconds=MAX_TRUSTED_LIFETIME)
+    if expires_at <= limit:
+        return expires_at
+    _log.warning(
+        "MDH gave credentials valid until %s; trusting them for 12 hours only",
+        to_timestamp(expires_at),
+    )
+    return limit

@@ -4,28 +4,37 @@
    fresh ``jti``) is traded for an access token (client credentials, RFC 7523).
 2. The token (raw, no "Bearer") is traded at the explorer endpoint for AWS credentials.
 Or, for an API client: a client id and secret are traded for an access token (RFC 6749 4.4).
-Every answer is validated before use; the server's ``Date`` header gives the clock skew.
+Every request is bounded in time and size (``mdh.transport``); every answer is validated before
+use; the server's ``Date`` header gives the clock skew (judged by ``freshness``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 
-from mdh_creds.clock import Clock, utc_now
+from mdh_creds.clock import Clock, parse_http_date, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
 from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
 from mdh_creds.mdh.client_secret import INVALID_CLIENT_HINT, client_request
 from mdh_creds.mdh.keys import PrivateKey, load_signing_key
-from mdh_creds.mdh.retry import Backoff, call_with_retries, is_retryable_status, parse_retry_after
+from mdh_creds.mdh.retry import (
+    Backoff,
+    call_budget,
+    call_with_retries,
+    is_retryable_status,
+    parse_retry_after,
+)
+from mdh_creds.mdh.transport import Answer, BoundedHttp
 from mdh_creds.models import AccessToken, TemporaryCredentials
-from mdh_creds.redact import register_secret
+from mdh_creds.redact import printable, register_secret
 
 if TYPE_CHECKING:
     import requests
@@ -41,7 +50,8 @@ _INVALID_CLIENT_HINT = (
 
 
 class MdhClient:
-    """Speaks the two MDH endpoints; retries are applied here, per request."""
+    """Speaks the two MDH endpoints; retries are applied here, per request, within one bound
+    for the whole call (``retry.call_budget``). ``http`` gets our adapters (``BoundedHttp``)."""
 
     def __init__(
         self,
@@ -51,8 +61,10 @@ class MdhClient:
         backoff: Backoff,
         clock: Clock = utc_now,
         sleep: Callable[[float], None] | None = None,
+        ca_bundle: str | None = None,
     ) -> None:
-        self._http, self._timeout, self._backoff, self._clock = http, timeout, backoff, clock
+        self._http = BoundedHttp(http, ca_bundle=ca_bundle)
+        self._timeout, self._backoff, self._clock = timeout, backoff, clock
         self._sleep = sleep
         self.last_skew = timedelta(0)
 
@@ -61,14 +73,14 @@ class MdhClient:
     ) -> AccessToken:
         signing_key = load_signing_key(key)
 
-        def attempt() -> AccessToken:
+        def attempt(deadline: float) -> AccessToken:
             form = {
                 "scope": scope,
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": self._assertion(account, signing_key, token_url),
             }
-            answer, skew = self._post(token_url, "token", data=form)
+            answer, skew = self._post(token_url, "token", deadline, data=form)
             token = parse_token_answer(answer, self._clock() + skew, skew)
             register_secret(token.value)
             return token
@@ -81,8 +93,10 @@ class MdhClient:
         """An access token for a client id and secret (``method``: ``basic`` or ``post``)."""
         form, auth = client_request(client_id, client_secret, scope, method)
 
-        def attempt() -> AccessToken:
-            answer, skew = self._post(token_url, "token", INVALID_CLIENT_HINT, data=form, auth=auth)
+        def attempt(deadline: float) -> AccessToken:
+            answer, skew = self._post(
+                token_url, "token", deadline, hint=INVALID_CLIENT_HINT, data=form, auth=auth
+            )
             token = parse_token_answer(answer, self._clock() + skew, skew)
             register_secret(token.value)
             return token
@@ -106,18 +120,21 @@ class MdhClient:
         if project_code:
             headers["ProjectCode"] = project_code
 
-        def attempt() -> TemporaryCredentials:
-            answer, skew = self._post(exchange_url, "explorer", sent=sent, headers=headers)
+        def attempt(deadline: float) -> TemporaryCredentials:
+            answer, skew = self._post(
+                exchange_url, "explorer", deadline, sent=sent, headers=headers
+            )
             creds = parse_credentials_answer(answer, self._clock() + skew, skew)
             register_secret(creds.secret_access_key, creds.session_token)
             return creds
 
         return self._retrying(attempt)
 
-    def _retrying(self, attempt: Callable[[], T]) -> T:
-        if self._sleep is None:
-            return call_with_retries(attempt, self._backoff)
-        return call_with_retries(attempt, self._backoff, self._sleep)
+    def _retrying(self, attempt: Callable[[float], T]) -> T:
+        deadline = time.monotonic() + call_budget(self._timeout, self._backoff)
+        return call_with_retries(
+            lambda: attempt(deadline), self._backoff, self._sleep or time.sleep, deadline=deadline
+        )
 
     def _assertion(self, account: str, signing_key: Any, token_url: str) -> str:
         now = int(self._clock().timestamp())
@@ -137,41 +154,39 @@ class MdhClient:
         self,
         url: str,
         what: str,
+        deadline: float,
+        *,
         hint: str = _INVALID_CLIENT_HINT,
         sent: str | None = None,
+        headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> tuple[Any, timedelta]:
-        import requests
-
+        answer = self._http.post(
+            url,
+            label=f"MDH {what} endpoint {url}",
+            timeout=self._timeout,
+            deadline=deadline,
+            headers={**(headers or {}), "Accept-Encoding": "gzip, deflate"},  # mdh.body decodes
+            **kwargs,
+        )
+        skew = self._measure_skew(answer.headers.get("Date"))
+        if answer.status != 200:
+            raise _status_error(answer, what, url, hint, sent)
         try:
-            response = self._http.post(url, timeout=self._timeout, allow_redirects=False, **kwargs)
-        except requests.Timeout as exc:
-            raise ExchangeUnavailable(
-                f"MDH {what} endpoint {url} timed out after {self._timeout:g} s"
-            ) from exc
-        except requests.RequestException as exc:
-            raise ExchangeUnavailable(
-                f"cannot reach the MDH {what} endpoint {url}: {type(exc).__name__}"
-            ) from exc
-        skew = self._measure_skew(response.headers.get("Date"))
-        if response.status_code != 200:
-            raise _status_error(response, what, url, hint, sent)
-        try:
-            return response.json(), skew
+            return json.loads(answer.body), skew
         except (ValueError, RecursionError) as exc:
-            kind = response.headers.get("Content-Type", "unknown type")
+            kind = printable(answer.headers.get("Content-Type", "unknown type"), 80)
             raise ExchangeRejected(
                 f"MDH {what} endpoint answered something that is not JSON "
-                f"({kind}, {len(response.content)} bytes)",
+                f"({kind}, {len(answer.body)} bytes)",
                 status=200,
             ) from exc
 
     def _measure_skew(self, date_header: str | None) -> timedelta:
-        try:
-            server_now = parsedate_to_datetime(date_header) if date_header else None
-        except (TypeError, ValueError, IndexError):
-            server_now = None
-        if server_now is None or server_now.tzinfo is None:
+        """Server minus local clock from ``Date``, kept raw: ``freshness`` decides how much of
+        it may judge an entry. A ``Date`` that cannot be a real time is ignored."""
+        server_now = parse_http_date(date_header)
+        if server_now is None:
             return self.last_skew
         skew = server_now - self._clock()
         # Date has one-second resolution and the answer took time: ignore small differences.
@@ -184,9 +199,9 @@ class MdhClient:
         return self.last_skew
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_code(response: Answer) -> str | None:
     try:
-        body = response.json()
+        body = json.loads(response.body)
     except (ValueError, RecursionError):
         return None
     error = body.get("error") if isinstance(body, dict) else None
@@ -194,13 +209,13 @@ def _error_code(response: requests.Response) -> str | None:
 
 
 def _status_error(
-    response: requests.Response,
+    response: Answer,
     what: str,
     url: str,
     hint: str = _INVALID_CLIENT_HINT,
     sent: str | None = None,
 ) -> Exception:
-    status, code = response.status_code, _error_code(response)
+    status, code = response.status, _error_code(response)
     if is_retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return ExchangeUnavailable(

@@ -29,6 +29,7 @@ def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
         timeout=settings.timeout,
         backoff=Backoff(settings.retries, settings.retry_interval_ms),
         clock=clock,
+        ca_bundle=settings.ca_bundle,
     )
 
 

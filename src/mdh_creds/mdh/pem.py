@@ -20,8 +20,11 @@ _BASE64_BLOCK = re.compile(r"[A-Za-z0-9+/=\s\\]{512,}")
 def looks_like_key(text: str) -> bool:
     """True for text that holds a private key (a PEM line, a key marker, a base64 key body):
     what a user pasted where a path or a name belongs. Such text is never echoed."""
-    if "-----BEGIN" in text or "PRIVATE KEY" in text.upper():
+    upper = text.upper()
+    if "PRIVATE KEY" in upper:
         return True
+    if "-----BEGIN" in text:  # a certificate is no secret: its own parser names it
+        return "CERTIFICATE-----" not in upper
     return bool(_KEY_RUN.search(text) or _BASE64_BLOCK.fullmatch(text.strip()))
 
 

@@ -46,8 +46,7 @@ class Held:
 def hold(creds: TemporaryCredentials, window: timedelta) -> Held:
     """``creds`` with their local expiry and the moment they are due for a refresh."""
     expires = creds.local_expires_at.timestamp()
-    lifetime = creds.expires_at - creds.issued_at
-    return Held(creds, expires, expires - scaled_window(window, lifetime).total_seconds())
+    return Held(creds, expires, expires - scaled_window(window, creds.lifetime).total_seconds())
 
 
 class CredentialKeeper:

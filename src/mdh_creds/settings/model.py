@@ -133,6 +133,10 @@ class Settings:
     def aws_profile(self) -> str | None:
         return cast("str | None", self.items["aws_profile"].value)
 
+    @property
+    def ca_bundle(self) -> str | None:
+        return cast("str | None", self.items["ca_bundle"].value)
+
     def source(self, name: str) -> str:
         return self.items[name].source
 

@@ -1,6 +1,7 @@
 """Where settings come from and which source wins: flag > environment (and an explicit ``.env``)
-> profile key > default. Light: the cache-hit fast path reads its settings through these same
-functions, so the two paths cannot disagree on precedence or validation.
+> profile key > the older tools' generic variables (``URL``...) > default. Light: the cache-hit
+fast path reads its settings through these same functions, so the two paths cannot disagree on
+precedence or validation.
 """
 
 from __future__ import annotations
@@ -40,16 +41,22 @@ def pick(
     profile_keys: Mapping[str, str],
     profile_origin: str,
 ) -> tuple[str | None, str]:
-    """The text of one setting and where it came from (``None, "default"`` when unset)."""
+    """The text of one setting and where it came from (``None, "default"`` when unset):
+    flag > variable > profile key > generic alias (``URL``, ``SCOPE``...) > default."""
     if flags.get(spec.name) is not None:
         return str(flags[spec.name]), f"flag {spec.flag}"
+    found = _variable(spec.env, layers)
+    if found is None and spec.in_profile and profile_keys.get(spec.key):
+        found = profile_keys[spec.key], f"{spec.key} in {profile_origin}"
+    return found or _variable(spec.aliases, layers) or (None, "default")
+
+
+def _variable(names: Sequence[str], layers: Sequence[Layer]) -> tuple[str, str] | None:
     for mapping, where in layers:
-        for var in spec.env:
+        for var in names:
             if mapping.get(var):
                 return mapping[var], f"{var}{where}"
-    if spec.in_profile and profile_keys.get(spec.key):
-        return profile_keys[spec.key], f"{spec.key} in {profile_origin}"
-    return None, "default"
+    return None
 
 
 def read_value(spec: Spec, text: str | None, source: str) -> Any:

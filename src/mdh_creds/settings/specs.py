@@ -24,11 +24,26 @@ CLIENT_AUTH_CHOICES = ("basic", "post")  # RFC 6749 2.3.1: HTTP Basic, or in the
 class Spec:
     """One setting: its name, where it may come from, and how its text becomes a value.
 
+    ``env`` variables outrank the profile key; ``aliases`` (the older tools' generic names, such
+    as ``URL``, which many tools export for their own use) rank below it, so they never redirect
+    a signed assertion that a profile sends elsewhere (DESIGN 4). ``key`` is the profile key,
+    ``mdh_<name>`` unless the key is botocore's own (``ca_bundle``).
+
     (A plain class: a NamedTuple costs a millisecond to define, and this module is on the
     cache-hit path.)
     """
 
-    __slots__ = ("default", "env", "in_profile", "is_path", "name", "parse", "secret")
+    __slots__ = (
+        "aliases",
+        "default",
+        "env",
+        "in_profile",
+        "is_path",
+        "key",
+        "name",
+        "parse",
+        "secret",
+    )
 
     def __init__(
         self,
@@ -37,19 +52,18 @@ class Spec:
         parse: Callable[[str], Any],
         default: Any = None,
         *,
+        aliases: tuple[str, ...] = (),
+        key: str | None = None,
         in_profile: bool = True,
         secret: bool = False,
     ) -> None:
         self.name, self.env, self.default = name, env, default
+        self.aliases, self.key = aliases, key or f"mdh_{name}"
         self.is_path = parse is values.parse_path
         what = "path" if self.is_path else "value"
         # Every setting but a secret refuses a pasted key, unechoed (DESIGN 6).
         self.parse = parse if secret else values.refusing_keys(parse, what)
         self.in_profile, self.secret = in_profile, secret
-
-    @property
-    def key(self) -> str:
-        return f"mdh_{self.name}"
 
     @property
     def flag(self) -> str:
@@ -66,28 +80,30 @@ SPECS: tuple[Spec, ...] = (
         secret=True,
     ),
     Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path),
-    Spec("secret_id", ("MDH_SECRET_ID", "SECRET_NAME"), values.parse_text),
-    # The client-secret grant (the older token SDK's flow); generic aliases after MDH_* names.
-    Spec("client_id", ("MDH_CLIENT_ID", "CONSUMER_KEY"), values.parse_printable),
+    Spec("secret_id", ("MDH_SECRET_ID",), values.parse_text, aliases=("SECRET_NAME",)),
+    # The client-secret grant (the older token SDK's flow).
+    Spec("client_id", ("MDH_CLIENT_ID",), values.parse_printable, aliases=("CONSUMER_KEY",)),
     Spec(
         "client_secret",
-        ("MDH_CLIENT_SECRET", "CONSUMER_SECRET"),
+        ("MDH_CLIENT_SECRET",),
         values.parse_printable,
+        aliases=("CONSUMER_SECRET",),
         in_profile=False,
         secret=True,
     ),
     Spec("client_auth", ("MDH_CLIENT_AUTH",), values.choice(CLIENT_AUTH_CHOICES), "basic"),
     Spec("project_code", ("MDH_PROJECT_CODE", "RKS_PROJECT_CODE"), values.parse_header_value),
     Spec("project_id", ("MDH_PROJECT_ID", "RKS_PROJECT_ID"), values.parse_path_segment),
-    Spec("token_url", ("MDH_TOKEN_URL", "URL"), values.parse_url, DEFAULT_TOKEN_URL),
-    Spec("scope", ("MDH_SCOPE", "SCOPE"), values.parse_text, "api"),
+    Spec("token_url", ("MDH_TOKEN_URL",), values.parse_url, DEFAULT_TOKEN_URL, aliases=("URL",)),
+    Spec("scope", ("MDH_SCOPE",), values.parse_text, "api", aliases=("SCOPE",)),
     Spec("exchange_url", ("MDH_EXCHANGE_URL",), values.parse_url_template),
-    Spec("retries", ("MDH_RETRIES", "RETRIES"), values.bounded_int(0, 10), 2),
+    Spec("retries", ("MDH_RETRIES",), values.bounded_int(0, 10), 2, aliases=("RETRIES",)),
     Spec(
         "retry_interval_ms",
-        ("MDH_RETRY_INTERVAL_MS", "INTERVAL"),
+        ("MDH_RETRY_INTERVAL_MS",),
         values.bounded_int(0, 60_000),
         500,
+        aliases=("INTERVAL",),
     ),
     Spec("timeout", ("MDH_TIMEOUT",), values.bounded_float(0.1, 300.0), 10.0),
     Spec("cache", ("MDH_CACHE",), values.choice(CACHE_CHOICES), "auto"),
@@ -95,6 +111,14 @@ SPECS: tuple[Spec, ...] = (
     Spec("dynamodb_table", ("MDH_DYNAMODB_TABLE",), values.parse_table_name, "mdh-creds-cache"),
     Spec("refresh_window", ("MDH_REFRESH_WINDOW",), values.bounded_int(0, 43_200), 1200),
     Spec("aws_profile", ("MDH_AWS_PROFILE",), values.parse_text),
+    # What the AWS CLI honours behind TLS interception; requests' own variables rank below.
+    Spec(
+        "ca_bundle",
+        ("AWS_CA_BUNDLE",),
+        values.parse_ca_bundle,
+        aliases=("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        key="ca_bundle",
+    ),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 

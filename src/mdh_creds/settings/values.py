@@ -79,6 +79,18 @@ def parse_path(text: str) -> str:
     return value
 
 
+def parse_ca_bundle(text: str) -> str:
+    """A CA bundle file (or folder of certificates) that exists, ``~`` expanded (as
+    ``parse_path``, light: the cache-hit path reads it whenever the variable is set)."""
+    value = parse_text(text)
+    if "-----BEGIN" in value:
+        raise ValueError("this looks like a certificate, not a path: save it in a file")
+    value = os.path.expanduser(value)
+    if not os.path.exists(value):
+        raise ValueError("no such file or folder")
+    return value
+
+
 def is_loopback(host: str) -> bool:
     """``localhost``, an IPv4 address in 127.0.0.0/8 (dotted quad) or an IPv6 loopback."""
     if host.lower() == "localhost":

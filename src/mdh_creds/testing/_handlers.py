@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socketserver
 import sys
 import traceback
@@ -81,7 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             outcome = self._answer(Incoming(endpoint, self.command, path, project, headers, body))
         record = _recorded(endpoint, self.command, path, headers, outcome)
-        self.server.state.record(record, epoch)
+        host, port = self.client_address[:2]
+        self.server.state.record(dataclasses.replace(record, peer=f"{host}:{port}"), epoch)
         self._send(outcome.response)
 
     def _answer(self, request: Incoming) -> Outcome:

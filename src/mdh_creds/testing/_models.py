@@ -130,7 +130,8 @@ class RecordedRequest:
     ``form`` is set for token requests; ``claims`` and ``jwt_header`` hold the client
     assertion decoded without verification (``None`` when absent or undecodable).
     ``account`` is the service account the request was attributed to, if any, and
-    ``reason`` says why the emulator refused it (its answers never do).
+    ``reason`` says why the emulator refused it (its answers never do). ``peer`` is the client's
+    ``host:port``: requests that share it came over one connection.
     """
 
     endpoint: str
@@ -143,6 +144,7 @@ class RecordedRequest:
     jwt_header: dict[str, Any] | None = None
     account: str | None = None
     reason: str | None = None
+    peer: str | None = None
 
     def __repr__(self) -> str:
         form = None

@@ -7,6 +7,7 @@ import argparse
 from mdh_creds.aws.guard import guard_children, refuse_nesting
 from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.formats import to_process_json
+from mdh_creds.freshness import PROCESS_MIN_LEFT
 
 HELP = "print credential_process JSON (the default command)"
 NESTED_PROCESS = (
@@ -23,7 +24,8 @@ def run(ctx: Context) -> int:
     refuse_nesting(ctx.environ, NESTED_PROCESS)
     settings = load_settings(ctx)
     with guard_children():  # an AWS client's credential_process started here must not loop
-        creds = make_broker(ctx, settings).get_credentials()
+        # botocore re-runs a process with 15 minutes or less left on every call (DESIGN 5).
+        creds = make_broker(ctx, settings, min_left=PROCESS_MIN_LEFT).get_credentials()
     ctx.stdout.write(to_process_json(creds, settings.account_id) + "\n")
     ctx.stdout.flush()
     return 0

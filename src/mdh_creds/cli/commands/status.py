@@ -16,6 +16,7 @@ from mdh_creds.cli.context import Context, describe_cache, load_settings, make_b
 from mdh_creds.cli.launcher import check_process
 from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
+from mdh_creds.redact import printable, redact
 from mdh_creds.settings.awsconfig import find_shadowing_keys
 from mdh_creds.settings.model import Settings
 from mdh_creds.settings.profiles import load_profile
@@ -57,7 +58,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     try:
         _add_entries(report, make_broker(ctx, settings, cache=cache))
     except MdhCredsError as exc:
-        report["error"] = str(exc)
+        report["error"] = printable(redact(str(exc)))  # may quote an AWS service's answer
     return report
 
 
@@ -99,7 +100,7 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
     try:
         entries = list(broker.entries())
     except MdhCredsError as exc:  # an unreachable table: a warning, not a failed status
-        report["warnings"].append(str(exc))
+        report["warnings"].append(printable(redact(str(exc))))
         return
     report["entries"] = [
         {
