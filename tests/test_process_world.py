@@ -198,8 +198,13 @@ def _run_with_stdout(world: World, mode: str) -> Result:
     return Result(done.returncode, "", done.stderr)
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm (fast path)"])
 @pytest.mark.parametrize("mode", ["closed", "broken-pipe"])
-def test_a_closed_stdout_is_one_line_and_a_nonzero_exit(world: World, mode: str) -> None:
+def test_a_closed_stdout_is_one_line_and_a_nonzero_exit(
+    world: World, mode: str, warm: bool
+) -> None:
+    if warm:
+        assert world.run("process").code == 0
     result = _run_with_stdout(world, mode)
     assert result.code == 1
     assert result.err == (

@@ -43,14 +43,19 @@ class _NotHere(Exception):
     """The fast path does not handle this case: the full command takes over."""
 
 
-def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -> int | None:
+def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO | None) -> int | None:
     """Print the cached credentials and return 0, or ``None`` to let the full command run."""
     try:
         document = _cached_document(argv, environ)
     except Exception:  # any surprise: the full command runs and reports it
         return None
-    stdout.write(document + "\n")
-    stdout.flush()
+    if stdout is None:  # started with stdout closed: the full command says so in one line
+        return None
+    try:
+        stdout.write(document + "\n")
+        stdout.flush()
+    except (OSError, ValueError):  # a closed or broken stdout: the full command reports it
+        return None
     return 0
 
 
