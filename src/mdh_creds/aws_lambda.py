@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -63,8 +63,10 @@ class SaveWatch:
     def list_keys(self) -> Iterator[CacheKey]:
         return self.inner.list_keys()
 
-    def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
-        return self.inner.lock(key, timeout)
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> AbstractContextManager[None]:
+        return self.inner.lock(key, timeout, ready)
 
 
 class ExecutionEnvironment:
@@ -92,7 +94,9 @@ class ExecutionEnvironment:
                 from mdh_creds.settings.model import parse_settings
 
                 settings = parse_settings(self._environ, {"cache": "dynamodb"})
-                watch = SaveWatch(select_cache(settings, self._environ, name="dynamodb"))
+                # The refresher reads the table itself: a local copy would hide an emptied table.
+                table = select_cache(settings, self._environ, name="dynamodb", local_copies=False)
+                watch = SaveWatch(table)
                 broker = build_broker(settings, environ=self._environ, cache=watch)
                 self._built = (broker, watch)
             return self._built

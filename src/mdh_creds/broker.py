@@ -8,6 +8,7 @@ run time is dropped with one warning and the exchange goes on without it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -125,12 +126,24 @@ class CredentialBroker:
         forced = self.policy.force_refresh and key.kind not in self._forced
         entry = None if forced else self._load(key, kind)
         if entry is not None and self._state(entry, window) is Freshness.FRESH:
+            self._event("cache hit", key)
             return entry
+        found: list[Entry] = []  # what ``ready`` saw, when a waiter returned without the lock
+
+        def ready() -> bool:
+            seen = self._load(key, kind)
+            if seen is not None and self._state(seen, window) is Freshness.FRESH:
+                found.append(seen)
+            return bool(found)
+
         try:
-            with self._lock(key):
+            with self._lock(key, None if forced else ready):
+                if found:
+                    return found[0]
                 entry = None if forced else (self._load(key, kind) or entry)
                 if entry is not None and self._state(entry, window) is Freshness.FRESH:
                     return entry
+                self._event("cache miss", key, state="stale" if entry else "absent")
                 fresh = self._refresh(entry, window, fetch)
         except LockTimeout:
             if entry is not None and self._state(entry, window) is Freshness.STALE:
@@ -140,7 +153,13 @@ class CredentialBroker:
         self._forced.add(key.kind)
         return fresh
 
+    def _event(self, event: str, key: CacheKey, **fields: object) -> None:
+        backend = self._cache.name if self._cache is not None else "none"
+        extra = {"event": event, "backend": backend, "kind": key.kind, **fields}
+        _log.info("%s: %s (%s cache)", event, key.kind, backend, extra=extra)
+
     def _refresh(self, old: Entry | None, window: timedelta, fetch: Callable[[], Entry]) -> Entry:
+        started = time.monotonic()
         try:
             new = fetch()
         except ExchangeError as exc:
@@ -149,9 +168,13 @@ class CredentialBroker:
                     "refresh failed (%s); serving cached credentials valid until %s",
                     exc,
                     to_timestamp(old.expires_at),
+                    extra={"event": "stale served", "kind": _kind(old)},
                 )
                 return old
             raise
+        seconds = round(time.monotonic() - started, 3)
+        extra = {"event": "exchange", "kind": _kind(new), "seconds": seconds}
+        _log.info("exchange: new %s in %.3f s", _kind(new), seconds, extra=extra)
         self._save(new)
         return new
 
@@ -159,11 +182,13 @@ class CredentialBroker:
         now = self._clock() + entry.skew
         return freshness(entry.expires_at, entry.issued_at, window, now)
 
-    def _lock(self, key: CacheKey) -> AbstractContextManager[None]:
+    def _lock(
+        self, key: CacheKey, ready: Callable[[], bool] | None
+    ) -> AbstractContextManager[None]:
         if self._cache is None:
             return nullcontext()
         try:
-            return self._cache.lock(key, self.policy.lock_timeout)
+            return self._cache.lock(key, self.policy.lock_timeout, ready)
         except LockTimeout:
             raise
         except CacheError as exc:
@@ -230,6 +255,10 @@ class CredentialBroker:
             window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
             state = self._state(entry, window).value
             yield EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew)
+
+
+def _kind(entry: AccessToken | TemporaryCredentials) -> str:
+    return KIND_TOKEN if isinstance(entry, AccessToken) else KIND_CREDENTIALS
 
 
 def _parse(kind: type[Entry], payload: dict[str, Any] | None, key: CacheKey) -> Entry | None:

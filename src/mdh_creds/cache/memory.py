@@ -7,7 +7,7 @@ services and ``mdh_cache = memory``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -53,7 +53,9 @@ class MemoryCache:
             return iter(list(self._entries))
 
     @contextmanager
-    def lock(self, key: CacheKey, timeout: float) -> Iterator[None]:
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
         with self._guard:
             entry_lock = self._locks.setdefault(key, threading.Lock())
         acquired = entry_lock.acquire(timeout=timeout) if timeout > 0 else entry_lock.acquire(False)
