@@ -59,6 +59,7 @@ class EntryStatus:
     expires_at: datetime | None
     state: str
     skew: timedelta | None = None  # server minus local, measured when the entry was fetched
+    tier: str = ""
 
 
 class CredentialBroker:
@@ -195,11 +196,14 @@ class CredentialBroker:
             self._drop_cache(exc)
             return nullcontext()
 
-    def _load(self, key: CacheKey, kind: type[Entry]) -> Entry | None:
-        if self._cache is None or self._sealer is None:
+    def _load(
+        self, key: CacheKey, kind: type[Entry], tier: CacheBackend | None = None
+    ) -> Entry | None:
+        cache = tier or self._cache
+        if cache is None or self._sealer is None:
             return None
         try:
-            payload = self._sealer.open(key, self._cache.load(key))
+            payload = self._sealer.open(key, cache.load(key))
         except CacheError as exc:
             self._drop_cache(exc)
             return None
@@ -240,21 +244,24 @@ class CredentialBroker:
         return removed
 
     def entries(self) -> Iterator[EntryStatus]:
-        """Every entry in the cache; entries of other identities show as unreadable."""
+        """Every entry in each tier of the cache; entries of other identities show as unreadable."""
         if self._cache is None:
             return
-        for key in self._cache.list_keys():
-            kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
-            own = key in (self.cred_key, self.token_key)
-            entry = self._load(key, kind) if own else None
-            if entry is None:
-                yield EntryStatus(
-                    key.kind, key.name, None, "other identity" if not own else "unreadable"
-                )
-                continue
-            window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
-            state = self._state(entry, window).value
-            yield EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew)
+        tiers = getattr(self._cache, "tiers", None)  # a DynamoDB cache with its local copies
+        for tier, backend in tiers() if callable(tiers) else [(self._cache.name, self._cache)]:
+            for key in backend.list_keys():
+                yield self._entry_status(key, tier, backend)
+
+    def _entry_status(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus:
+        kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
+        own = key in (self.cred_key, self.token_key)
+        entry = self._load(key, kind, backend) if own else None
+        if entry is None:
+            state = "other identity" if not own else "unreadable"
+            return EntryStatus(key.kind, key.name, None, state, tier=tier)
+        window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
+        state = self._state(entry, window).value
+        return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
 
 
 def _kind(entry: AccessToken | TemporaryCredentials) -> str:

@@ -16,7 +16,7 @@ from mdh_creds.cache.dynamodb import LEASE_PREFIX, DynamoDBCache, create_table
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable, LockTimeout
 from mdh_creds.models import CacheKey
-from servers import MotoServer, dynamodb_client, free_port
+from servers import Calls, MotoServer, dynamodb_client, free_port
 
 SEALER = Sealer(b"dynamodb test key material")
 KEY = CacheKey.for_identity({"account": "alpha"}, "credentials")
@@ -29,20 +29,6 @@ def _lease(client: Any, table: str) -> dict[str, Any] | None:
     reply = client.get_item(TableName=table, Key={"pk": {"S": LEASE_PREFIX + KEY.name}})
     item: dict[str, Any] | None = reply.get("Item")
     return item
-
-
-class Calls:
-    """Counts the DynamoDB operations a real boto3 client sends (botocore's event hooks)."""
-
-    def __init__(self, client: Any) -> None:
-        self.made: list[str] = []
-        client.meta.events.register("before-call.dynamodb.*", self._note)
-
-    def _note(self, model: Any, **_: Any) -> None:
-        self.made.append(model.name)
-
-    def count(self, operation: str) -> int:
-        return self.made.count(operation)
 
 
 def _abandoned_lease(client: Any, table: str, seconds: float) -> None:

@@ -2,10 +2,10 @@
 
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
-case: ``process`` with at most ``--profile``, the file
-cache or the keyring cache on a pinned Secret Service, a key from the environment or a private
-key file, and a fresh entry. Anything else returns ``None`` and the full command runs, which
-gives the same answer (and every error message).
+case: ``process`` with at most ``--profile``, the file cache, a DynamoDB entry's local copy, or
+the keyring cache on a pinned Secret Service, a key from the environment or a private key file,
+and a fresh entry. Anything else returns ``None`` and the full command runs, which gives the same
+answer (and every error message).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from mdh_creds.cache.stored import (
+    DYNAMODB_LOCAL_FOLDER,
     KEYRING_PIN_FILE,
     KEYRING_SERVICE,
     KIND_CREDENTIALS,
@@ -95,9 +96,12 @@ def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
 def _stored_entry(
     settings: Mapping[str, Any], environ: Mapping[str, str], folder: str, name: str
 ) -> bytes:
-    """The stored bytes of entry ``name``, from the file cache or the Secret Service."""
+    """The stored bytes of entry ``name``: the file cache, a DynamoDB entry's local copy, or the
+    Secret Service."""
     cache = settings["cache"]
-    if cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)):
+    if cache == "dynamodb":
+        folder = os.path.join(folder, DYNAMODB_LOCAL_FOLDER)
+    if cache in ("file", "dynamodb") or (cache == "auto" and specs.remembers_file_cache(folder)):
         with open(os.path.join(folder, name + SUFFIX), "rb") as handle:
             return handle.read()
     if cache in ("keyring", "auto") and _pinned_secret_service(environ, folder):

@@ -54,6 +54,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     report["entries"] = [
         {
             "kind": e.kind,
+            "tier": e.tier,
             "name": e.name,
             "state": e.state,
             "expires_at": to_timestamp(e.expires_at) if e.expires_at else None,
@@ -85,7 +86,8 @@ def render_status(report: dict[str, Any]) -> str:
         cache = report["cache"]
         lines.append(f"cache        {cache['backend']} ({cache['where'] or 'nothing kept'})")
     for entry in report["entries"]:
-        lines.append(f"  {entry['kind']:<12} {entry['state']:<15} expires {entry['expires_at']}")
+        where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
+        lines.append(f"  {where:<22} {entry['state']:<15} expires {entry['expires_at']}")
     skew = report.get("clock_skew_seconds")
     if skew is not None:
         warning = "  (over 5 minutes: fix the system clock)" if abs(skew) > 300 else ""
