@@ -33,7 +33,7 @@ from servers import MotoServer
 SHORT_LEASE = (
     "import sys; import mdh_creds.cache.lease as lease; "
     "lease.LEASE_SECONDS = float(sys.argv.pop(1)); "
-    "from mdh_creds.entry import main; raise SystemExit(main())"
+    "from mdh_creds.cli.console import main; raise SystemExit(main())"
 )
 
 

@@ -7,7 +7,6 @@ cannot run here raises ``CacheUnavailable`` with the reason.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,7 +61,6 @@ class CacheBackend(Protocol):
 
 
 BACKEND_NAMES = ("memory", "file", "keyring", "dynamodb")
-_log = logging.getLogger(__name__)
 
 
 def select(
@@ -154,6 +152,8 @@ def _tiered(folder: Path, clock: Clock, build: Callable[[], DynamoDBCache]) -> C
         make_private_folder(folder)
         local: FileCache | None = FileCache(folder / DYNAMODB_LOCAL_FOLDER, clock)
     except (OSError, CacheUnavailable) as exc:
-        _log.debug("no local copies of the DynamoDB entries: %s", exc)
+        import logging
+
+        logging.getLogger(__name__).debug("no local copies of the DynamoDB entries: %s", exc)
         local = None
     return TieredCache(local, build)

@@ -33,7 +33,6 @@ from mdh_creds.errors import CacheUnavailable
 from mdh_creds.models import CacheKey
 
 if TYPE_CHECKING:
-    from mdh_creds.cache import CacheBackend
     from mdh_creds.cache.dynamodb import DynamoDBCache
     from mdh_creds.cache.file import FileCache
 
@@ -80,10 +79,12 @@ class TieredCache:
         where = f"; local copies in {self._local.folder}" if self._local else "; no local copies"
         return self.table.describe() + where
 
-    def tiers(self) -> list[tuple[str, CacheBackend]]:
+    def tiers(self) -> list[tuple[str, FileCache | DynamoDBCache]]:
         """Each tier with its label, for ``status``."""
-        local: list[tuple[str, CacheBackend]] = [("local", self._local)] if self._local else []
-        return [*local, ("dynamodb", self.table)]
+        tiers: list[tuple[str, FileCache | DynamoDBCache]] = []
+        if self._local is not None:
+            tiers.append(("local", self._local))
+        return [*tiers, ("dynamodb", self.table)]
 
     def load(self, key: CacheKey) -> bytes | None:
         marks = self._marks
