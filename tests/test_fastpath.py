@@ -35,6 +35,7 @@ LIGHT = {
     "mdh_creds.cli",
     "mdh_creds.cli.console",
     "mdh_creds.cli.fastpath",
+    "mdh_creds.cli.logline",
     "mdh_creds.crypto",
     "mdh_creds.formats",
     "mdh_creds.freshness",
@@ -46,6 +47,7 @@ LIGHT = {
     "mdh_creds.settings.sources",
     "mdh_creds.settings.specs",
     "mdh_creds.settings.values",
+    "mdh_creds.version",
 }
 PROBE = (
     "import sys; from mdh_creds.cli.console import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "

@@ -25,10 +25,12 @@ from typing import Any
 import pytest
 
 from conftest import World
+from mdh_creds import __version__
 from mdh_creds.testing import MintRequest, sequence_minter
 from mdh_creds.testing.proxy import CountingProxy
 from servers import MotoServer
 
+AGENT = f"mdh-creds/{__version__}"
 #: Runs ``mdh-creds`` (the console script's entry point) with a lease of argv[1] seconds.
 SHORT_LEASE = (
     "import sys; import mdh_creds.cache.lease as lease; "
@@ -49,14 +51,14 @@ class Fleet:
             AWS_ENDPOINT_URL=self.proxy.url_for(name),
         )
 
-    def start(self, name: str, lease: float | None = None) -> subprocess.Popen[str]:
+    def start(self, name: str, lease: float | None = None, **env: str) -> subprocess.Popen[str]:
         if lease is None:
             argv = [sys.executable, "-m", "mdh_creds", "process"]
         else:
             argv = [sys.executable, "-c", SHORT_LEASE, str(lease), "process"]
         return subprocess.Popen(
             argv,
-            env=self.machine_env(name),
+            env={**self.machine_env(name), **env},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -116,6 +118,7 @@ def test_24_machines_one_exchange_one_write_per_waiter_then_a_warm_round_costs_n
             assert fleet.writes(name) <= 1, fleet.proxy.records(name)
             assert fleet.proxy.counts(name)["DeleteItem"] == 0
     assert fleet.proxy.labels() <= set(names)
+    assert all(AGENT in r.user_agent.split() for r in fleet.proxy.records())
 
     fleet.proxy.reset()
     warm = finish({name: fleet.start(name) for name in names})
@@ -202,6 +205,25 @@ def test_a_late_writer_with_older_credentials_does_not_replace_newer_ones(fleet:
     again = finish({"another": fleet.start("another"), "late": fleet.start("late")})
     assert set(again.values()) == {newer}
     assert emulator.count("exchange") == 2
+
+
+@pytest.mark.timeout(120)
+def test_a_waiter_logs_its_lease_wait_and_the_holder_its_exchange(fleet: Fleet) -> None:
+    fleet.world.emulator.delay("exchange", 1.0)
+    holder = fleet.start("holder", MDH_LOG_FORMAT="json")
+    wait_for(lambda: fleet.proxy.counts("holder")["PutItem"] >= 2, "the holder's leases")
+    waiter = fleet.start("waiter", MDH_LOG_FORMAT="json")
+    logs = {}
+    for name, proc in (("holder", holder), ("waiter", waiter)):
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        logs[name] = [json.loads(line) for line in err.splitlines()]
+    holder_events = [e["event"] for e in logs["holder"]]
+    assert holder_events.count("exchange") == 2 and "lease wait" not in holder_events
+    waits = [e for e in logs["waiter"] if e["event"] == "lease wait"]
+    assert len(waits) == 1 and waits[0]["backend"] == "dynamodb"
+    assert 0 < waits[0]["seconds"] < 60
+    assert "exchange" not in [e["event"] for e in logs["waiter"]]
 
 
 def test_status_shows_both_tiers_and_clear_removes_both(fleet: Fleet, dynamodb_table: Any) -> None:

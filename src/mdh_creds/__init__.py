@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from mdh_creds.models import AccessToken, TemporaryCredentials
     from mdh_creds.provider import MdhCredentialProvider, install, session, uninstall
 
-__version__ = "0.1.0"
+from mdh_creds.version import __version__ as __version__
+
 __all__ = [
     "AccessToken",
     "CacheError",

@@ -26,6 +26,7 @@ from mdh_creds.cache.stored import (
     identity,
     live_body,
 )
+from mdh_creds.cli.logline import chosen_format, json_line
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge, to_local_seconds
@@ -41,14 +42,27 @@ class _NotHere(Exception):
     """The fast path does not handle this case: the full command takes over."""
 
 
-def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO) -> int | None:
-    """Print the cached credentials and return 0, or ``None`` to let the full command run."""
+def try_serve(
+    argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO, stderr: TextIO | None = None
+) -> int | None:
+    """Print the cached credentials and return 0, or ``None`` to let the full command run.
+
+    With ``MDH_LOG_FORMAT=json`` a ``cache hit`` line goes to ``stderr``, as the full command
+    would log it."""
+    started = time.monotonic()
     try:
-        document = _cached_document(argv, environ)
+        log_json = chosen_format(None, environ) == "json"
+        document, cache = _cached_document(argv, environ)
     except Exception:  # any surprise: the full command runs and reports it
         return None
     stdout.write(document + "\n")
     stdout.flush()
+    if log_json and stderr is not None:
+        seconds = round(time.monotonic() - started, 3)
+        tier = "local" if cache == "dynamodb" else cache
+        message = f"cache hit: credentials ({cache} cache, fast path)"
+        fields = {"backend": cache, "kind": KIND_CREDENTIALS, "tier": tier, "seconds": seconds}
+        stderr.write(json_line("INFO", "cache hit", message, logger=__name__, **fields) + "\n")
     return 0
 
 
@@ -157,7 +171,8 @@ def _key_material(settings: Mapping[str, Any]) -> bytes:
     return normalise_pem(text)[2]
 
 
-def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
+    """The process JSON of a fresh cached entry, and the cache it came from."""
     if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
         raise _NotHere("nested run or .env file")
     profile = _profile_flag(argv) or select_profile({}, environ)
@@ -173,7 +188,7 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
-    return _fresh_document(payload, now, float(settings["refresh_window"]))
+    return _fresh_document(payload, now, float(settings["refresh_window"])), settings["cache"]
 
 
 def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> str:

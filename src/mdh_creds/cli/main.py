@@ -12,14 +12,14 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import NoReturn, TextIO
 
 from mdh_creds import __version__
-from mdh_creds.cli import commands
+from mdh_creds.cli import commands, logs
 from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.redact import RedactingFilter, redact
 from mdh_creds.settings.specs import SPECS
 
 COMMANDS = tuple(commands.MODULES)
@@ -40,6 +40,9 @@ def _common_options() -> _Parser:
     common.add_argument("--profile", help="AWS config profile holding the mdh_* settings")
     common.add_argument("--env-file", help="read settings from this .env file")
     common.add_argument("--debug", action="store_true", help="redacted debug log on stderr")
+    common.add_argument(
+        "--log-format", choices=logs.FORMATS, help="log lines as text or JSON (MDH_LOG_FORMAT)"
+    )
     common.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
     common.add_argument("--force-refresh", action="store_true", help="ignore cached entries")
     for spec in SPECS:
@@ -79,23 +82,6 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
     return ["process", *args]
 
 
-def _setup_logging(debug: bool, stderr: TextIO) -> logging.Handler:
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter("mdh-creds: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    for name in ("mdh_creds", "urllib3") if debug else ("mdh_creds",):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if debug else logging.WARNING)
-    _log.propagate = False
-    return handler
-
-
-def _teardown_logging(handler: logging.Handler) -> None:
-    for name in ("mdh_creds", "urllib3"):
-        logging.getLogger(name).removeHandler(handler)
-
-
 def main(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -111,27 +97,36 @@ def main(
     except UsageError as exc:
         stderr.write(f"mdh-creds: {exc} (see mdh-creds --help)\n")
         return 2
-    handler = _setup_logging(getattr(args, "debug", False), stderr)
     try:
-        return _run(Context(args, environ, stdout, stderr))
+        log_format = logs.chosen_format(getattr(args, "log_format", None), environ)
+    except ValueError as exc:
+        stderr.write(f"mdh-creds: {exc}\n")
+        return 3
+    handler = logs.setup(log_format, getattr(args, "debug", False), stderr)
+    started = time.monotonic()
+    code, failure = 1, None
+    try:
+        code, failure = _run(Context(args, environ, stdout, stderr))
+        return code
     finally:
-        _teardown_logging(handler)
+        command, seconds = args.command or "process", round(time.monotonic() - started, 3)
+        extra = {"event": "command", "command": command, "exit_code": code, "seconds": seconds}
+        _log.info("%s exited %d after %.3f s", command, code, seconds, extra=extra)
+        logs.teardown(handler)
+        if failure is not None:  # last: the one line botocore shows the user
+            stderr.write(logs.error_line(log_format, failure, code))
 
 
-def _run(ctx: Context) -> int:
+def _run(ctx: Context) -> tuple[int, str | None]:
+    """The exit code, and the error message when the command failed."""
     try:
         code: int = commands.load(ctx.args.command or "process").run(ctx)
-        return code
+        return code, None
     except MdhCredsError as exc:
         _log.debug("failed", exc_info=True)
-        ctx.stderr.write(f"mdh-creds: {redact(str(exc))}\n")
-        return exc.exit_code
+        return exc.exit_code, str(exc)
     except KeyboardInterrupt:
-        ctx.stderr.write("mdh-creds: interrupted\n")
-        return 130
+        return 130, "interrupted"
     except Exception as exc:
         _log.debug("unexpected error", exc_info=True)
-        ctx.stderr.write(
-            f"mdh-creds: unexpected error ({type(exc).__name__}); run with --debug for details\n"
-        )
-        return 1
+        return 1, f"unexpected error ({type(exc).__name__}); run with --debug for details"

@@ -7,6 +7,7 @@ from typing import Any
 from mdh_creds.clock import Clock
 from mdh_creds.mdh.account import Resolved
 from mdh_creds.models import AccessToken, TemporaryCredentials
+from mdh_creds.version import USER_AGENT
 
 
 class BoundExchange:
@@ -20,8 +21,13 @@ class BoundExchange:
 
         s = resolved.settings
         self._resolved = resolved
+        if http is None:
+            http = requests.Session()
+            # MDH's logs show the broker (DESIGN 7): mdh-creds/<version> before requests' own.
+            agent = f"{USER_AGENT} {requests.utils.default_user_agent()}"
+            http.headers["User-Agent"] = agent
         self.client = MdhClient(
-            http if http is not None else requests.Session(),
+            http,
             timeout=s.timeout,
             backoff=Backoff(s.retries, s.retry_interval_ms),
             clock=clock,

@@ -22,12 +22,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: Context) -> int:
+    """Exit 3 on a configuration error. With ``--json`` the exit code is a health check: 0 only
+    when valid (fresh or stale, unexpired) credentials are at hand in the cache, else 1."""
     report = collect_status(ctx, load_settings(ctx))
+    if report.get("error") is not None:
+        code = 3
+    elif ctx.flags.get("json"):
+        code = 0 if report["healthy"] else 1
+    else:
+        code = 0
     if ctx.flags.get("json"):
         ctx.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         ctx.stdout.write(render_status(report))
-    return 0 if report.get("error") is None else 3
+    return code
 
 
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
@@ -41,6 +49,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
             for name, item in settings.items.items()
         },
         "error": None,
+        "healthy": False,  # valid credentials at hand (the exit code of ``status --json``)
         "entries": [],
         "warnings": shadowing_warnings(ctx, settings),
     }
@@ -63,6 +72,9 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         for e in entries
     ]
     report["clock_skew_seconds"] = measured_skew(entries)
+    report["healthy"] = any(
+        e.kind == KIND_CREDENTIALS and e.state in ("fresh", "stale") for e in entries
+    )
     return report
 
 
