@@ -81,6 +81,15 @@ def _commands(world: World, table: str, names: list[str]) -> list[Command]:
     ]
 
 
+def _counts(world: World, names: list[str]) -> tuple[list[int], list[int], list[str]]:
+    """Reads and writes per machine, and the machines that wrote the entry (the winners)."""
+    records = {name: world.proxy.records(name) for name in names}
+    reads = [sum(r.operation == "GetItem" for r in records[n]) for n in names]
+    writes = [sum(r.is_write for r in records[n]) for n in names]
+    winners = [n for n in names if any(r.is_write and not r.is_lease for r in records[n])]
+    return reads, writes, winners
+
+
 def run_fleet(world: World, machines: int, delay: float, trial: int) -> FleetTrial:
     """A cold fleet of ``machines`` on a fresh table, then its warm round."""
     table = f"mdh-creds-fleet-{machines}-{trial}"
@@ -93,10 +102,7 @@ def run_fleet(world: World, machines: int, delay: float, trial: int) -> FleetTri
         world.emulator.delay("exchange", delay, times=1)
     cold = run_together(commands)
     exchanges = world.emulator.count("exchange") - before
-    records = {name: world.proxy.records(name) for name in names}
-    reads = [sum(r.operation == "GetItem" for r in records[n]) for n in names]
-    writes = [sum(r.is_write for r in records[n]) for n in names]
-    winners = [n for n in names if any(r.is_write and not r.is_lease for r in records[n])]
+    reads, writes, winners = _counts(world, names)
     waiters = [w for n, w in zip(names, writes, strict=True) if n not in winners]
     world.proxy.reset()
     warm = run_together(commands)

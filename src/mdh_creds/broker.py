@@ -130,13 +130,7 @@ class CredentialBroker:
             self._event("cache hit", key)
             return entry
         found: list[Entry] = []  # what ``ready`` saw, when a waiter returned without the lock
-
-        def ready() -> bool:
-            seen = self._load(key, kind)
-            if seen is not None and self._state(seen, window) is Freshness.FRESH:
-                found.append(seen)
-            return bool(found)
-
+        ready = self._fresh_stored(key, kind, window, found)
         try:
             with self._lock(key, None if forced else ready):
                 if found:
@@ -153,6 +147,20 @@ class CredentialBroker:
             raise
         self._forced.add(key.kind)
         return fresh
+
+    def _fresh_stored(
+        self, key: CacheKey, kind: type[Entry], window: timedelta, found: list[Entry]
+    ) -> Callable[[], bool]:
+        """The lock's ``ready``: is a fresh entry stored now? It keeps what it found in
+        ``found``, which the caller then serves (the second look of check-lock-check)."""
+
+        def ready() -> bool:
+            seen = self._load(key, kind)
+            if seen is not None and self._state(seen, window) is Freshness.FRESH:
+                found.append(seen)
+            return bool(found)
+
+        return ready
 
     def _event(self, event: str, key: CacheKey, **fields: object) -> None:
         backend = self._cache.name if self._cache is not None else "none"

@@ -117,21 +117,12 @@ class DynamoDBCache:
             "entry": {"B": bytes(sealed)},
             "expires_at": {"N": str(expires)},
         }
-        condition = "attribute_not_exists(pk) OR expires_at < :expires"
-        values: dict[str, Any] = {":expires": {"N": str(expires)}}
-        seen = self._seen.get(key.name)
-        if seen is not None:
-            condition += " OR #entry = :seen"
-            values[":seen"] = {"B": seen}
-        extra = {"ExpressionAttributeNames": {"#entry": "entry"}} if seen is not None else {}
         try:
             self._client.put_item(
                 TableName=self.table,
                 Item=item,
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **extra,
+                **self._no_regression(key.name, expires),
             )
         except self._errors as exc:
             if error_code(exc) != CONDITION_FAILED:
@@ -140,6 +131,20 @@ class DynamoDBCache:
             return _parse_item(getattr(exc, "response", {}).get("Item"))
         self._seen[key.name] = bytes(sealed)
         return None
+
+    def _no_regression(self, name: str, expires: int) -> dict[str, Any]:
+        """The condition of an entry write: nothing stored, an older entry, or the very entry
+        this process last read (one it judged unusable)."""
+        condition = "attribute_not_exists(pk) OR expires_at < :expires"
+        values: dict[str, Any] = {":expires": {"N": str(expires)}}
+        seen = self._seen.get(name)
+        if seen is None:
+            return {"ConditionExpression": condition, "ExpressionAttributeValues": values}
+        return {
+            "ConditionExpression": condition + " OR #entry = :seen",
+            "ExpressionAttributeValues": {**values, ":seen": {"B": seen}},
+            "ExpressionAttributeNames": {"#entry": "entry"},
+        }
 
     def delete(self, key: CacheKey) -> None:
         self._request("delete_item", Key=self._key(key.name))

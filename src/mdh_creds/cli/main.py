@@ -109,12 +109,16 @@ def main(
         code, failure = _run(Context(args, environ, stdout, stderr))
         return code
     finally:
-        command, seconds = args.command or "process", round(time.monotonic() - started, 3)
-        extra = {"event": "command", "command": command, "exit_code": code, "seconds": seconds}
-        _log.info("%s exited %d after %.3f s", command, code, seconds, extra=extra)
+        _log_command(args.command or "process", code, started)
         logs.teardown(handler)
         if failure is not None:  # last: the one line botocore shows the user
             stderr.write(logs.error_line(log_format, failure, code))
+
+
+def _log_command(command: str, code: int, started: float) -> None:
+    seconds = round(time.monotonic() - started, 3)
+    extra = {"event": "command", "command": command, "exit_code": code, "seconds": seconds}
+    _log.info("%s exited %d after %.3f s", command, code, seconds, extra=extra)
 
 
 def _run(ctx: Context) -> tuple[int, str | None]:
