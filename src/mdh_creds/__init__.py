@@ -12,8 +12,7 @@ if TYPE_CHECKING:
     from mdh_creds.api import get_access_token, get_credentials
     from mdh_creds.models import AccessToken, TemporaryCredentials
     from mdh_creds.provider import MdhCredentialProvider, install, session, uninstall
-
-from mdh_creds.version import __version__ as __version__
+    from mdh_creds.version import __version__ as __version__
 
 __all__ = [
     "AccessToken",
@@ -47,6 +46,7 @@ _ERRORS = (
 )
 _LAZY = {
     **dict.fromkeys(_ERRORS, "mdh_creds.errors"),
+    "__version__": "mdh_creds.version",
     "AccessToken": "mdh_creds.models",
     "TemporaryCredentials": "mdh_creds.models",
     "get_credentials": "mdh_creds.api",

@@ -26,7 +26,6 @@ from mdh_creds.cache.stored import (
     identity,
     live_body,
 )
-from mdh_creds.cli.logline import chosen_format, json_line
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge, to_local_seconds
@@ -51,19 +50,35 @@ def try_serve(
     would log it."""
     started = time.monotonic()
     try:
-        log_json = chosen_format(None, environ) == "json"
+        log_json = _logs_json(environ)
         document, cache = _cached_document(argv, environ)
     except Exception:  # any surprise: the full command runs and reports it
         return None
     stdout.write(document + "\n")
     stdout.flush()
     if log_json and stderr is not None:
-        seconds = round(time.monotonic() - started, 3)
-        tier = "local" if cache == "dynamodb" else cache
-        message = f"cache hit: credentials ({cache} cache, fast path)"
-        fields = {"backend": cache, "kind": KIND_CREDENTIALS, "tier": tier, "seconds": seconds}
-        stderr.write(json_line("INFO", "cache hit", message, logger=__name__, **fields) + "\n")
+        stderr.write(_hit_line(cache, started) + "\n")
     return 0
+
+
+def _logs_json(environ: Mapping[str, str]) -> bool:
+    """``MDH_LOG_FORMAT=json``; a bad value raises (the full command reports it)."""
+    if not environ.get("MDH_LOG_FORMAT"):
+        return False
+    from mdh_creds.cli.logline import chosen_format
+
+    return chosen_format(None, environ) == "json"
+
+
+def _hit_line(cache: str, started: float) -> str:
+    """The ``cache hit`` JSON log line, as the full command's log would write it."""
+    from mdh_creds.cli.logline import json_line
+
+    seconds = round(time.monotonic() - started, 3)
+    tier = "local" if cache == "dynamodb" else cache
+    message = f"cache hit: credentials ({cache} cache, fast path)"
+    fields = {"backend": cache, "kind": KIND_CREDENTIALS, "tier": tier, "seconds": seconds}
+    return json_line("INFO", "cache hit", message, logger=__name__, **fields)
 
 
 def _profile_flag(argv: Sequence[str]) -> str | None:
