@@ -226,6 +226,15 @@ def test_a_waiter_logs_its_lease_wait_and_the_holder_its_exchange(fleet: Fleet) 
     assert "exchange" not in [e["event"] for e in logs["waiter"]]
 
 
+def test_a_throttled_lease_costs_the_cache_not_the_credentials(fleet: Fleet) -> None:
+    fleet.proxy.throttle = lambda request: request.operation == "PutItem" and request.is_lease
+    out, err = fleet.start("one").communicate(timeout=60)
+    assert key_id(out) == "ASIA" + "1".zfill(16)
+    assert err.count("\n") == 1 and "is throttling requests" in err  # one warning
+    assert fleet.world.emulator.count("exchange") == 1
+    assert fleet.proxy.counts("one")["PutItem"] >= 1  # the lease was tried, and refused
+
+
 def test_status_shows_both_tiers_and_clear_removes_both(fleet: Fleet, dynamodb_table: Any) -> None:
     world = fleet.world
     env = fleet.machine_env("one")

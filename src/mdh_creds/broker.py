@@ -145,6 +145,9 @@ class CredentialBroker:
                 _log.warning("another process is refreshing; serving cached %s", key.kind)
                 return entry
             raise
+        except CacheError as exc:  # taking the lock failed (throttled, unreachable): no cache
+            self._drop_cache(exc)
+            fresh = self._refresh(entry, window, fetch)
         self._forced.add(key.kind)
         return fresh
 

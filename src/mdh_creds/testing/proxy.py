@@ -5,7 +5,8 @@ Give each simulated machine its own endpoint URL, ``proxy.url_for("machine-7")``
 (``http://127.0.0.1:<port>/_/machine-7``): botocore sends every request under that path, the proxy
 strips the prefix, forwards the request to the upstream server unchanged, and records the caller's
 label, the operation (``GetItem``, ``PutItem``... from ``X-Amz-Target``), the item key it names
-(``pk``, which holds no secret) and the User-Agent. Requests to the bare ``proxy.url`` are
+(``pk``, which holds no secret) and the User-Agent. ``throttle`` picks requests to refuse as
+DynamoDB does when it throttles. Requests to the bare ``proxy.url`` are
 recorded under the label ``""``. Standard library only; used by the tests and ``make bench``.
 """
 
@@ -16,6 +17,7 @@ import json
 import threading
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +25,13 @@ from typing import Any
 _PREFIX = "/_/"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
 _OWN_HEADERS = {"content-length", "date", "server"}  # the proxy's own answer sets these
+_THROTTLED = json.dumps(
+    {
+        "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+        "message": "Rate of requests exceeds the allowed throughput.",
+    }
+).encode()
+_THROTTLED_HEADERS = [("Content-Type", "application/x-amz-json-1.0")]
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,8 @@ class CountingProxy:
         self._guard = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: Requests to answer with DynamoDB's ``ThrottlingException`` instead of forwarding.
+        self.throttle: Callable[[Recorded], bool] = lambda _: False
 
     def __enter__(self) -> CountingProxy:
         return self.start()
@@ -152,8 +163,12 @@ def _handler_for(proxy: CountingProxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             label, path = _split(self.path)
             agent = self.headers.get("User-Agent") or ""
-            proxy.record(Recorded(label, _operation(self.headers, body), _item_key(body), agent))
-            status, headers, answer = proxy.forward(self.command, path, self.headers, body)
+            entry = Recorded(label, _operation(self.headers, body), _item_key(body), agent)
+            proxy.record(entry)
+            if proxy.throttle(entry):
+                status, headers, answer = 400, _THROTTLED_HEADERS, _THROTTLED
+            else:
+                status, headers, answer = proxy.forward(self.command, path, self.headers, body)
             self.send_response(status)
             for name, value in headers:
                 if name.lower() not in _HOP_BY_HOP | _OWN_HEADERS:
