@@ -9,7 +9,9 @@ measures, each comparison interleaved so machine noise hits both sides alike:
 4. a storm of cold processes on one file cache (single flight);
 5. cold fleets of 8, 32 and 64 machines on one DynamoDB table, each request counted (single
    flight at a flat cost per machine), then their warm rounds (local copies);
-6. in-process credential reads against a static boto3 session.
+6. in-process credential reads against a static boto3 session;
+7. the credentials endpoint's answer time from a client on this machine;
+8. the exchanges a long-lived ``exec --server`` child causes, however often it asks.
 
 Prints a table of medians and ratios, writes ``results.json`` and ``chart.png`` next to this file.
 Exit 0 when everything was measured (missed targets included), 1 when a row could not be.
@@ -28,6 +30,7 @@ from typing import Any
 from _calls import measure_aws_cli, measure_cold
 from _chart import draw
 from _crowds import measure_storm
+from _endpoint import measure_endpoint, measure_long_child
 from _fleet import measure_fleets
 from _hits import measure_hits
 from _imports import measure_imports
@@ -46,7 +49,15 @@ from _report import (
 from _world import World, compile_package, open_world
 
 HERE = Path(__file__).resolve().parent
-QUICK = {"rounds": 3, "trials": 1, "blocks": 4, "calls": 500, "fleets": "4,8"}
+QUICK: dict[str, int | str] = {
+    "rounds": 3,
+    "trials": 1,
+    "blocks": 4,
+    "calls": 500,
+    "requests": 100,
+    "child_seconds": 9,
+    "fleets": "4,8",
+}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -61,6 +72,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=3, help="storms and fleets to run")
     parser.add_argument("--blocks", type=int, default=20, help="blocks per session (row 6)")
     parser.add_argument("--calls", type=int, default=2000, help="calls per block (row 6)")
+    parser.add_argument("--requests", type=int, default=500, help="endpoint requests (row 7)")
+    parser.add_argument(
+        "--child-seconds", type=float, default=30.0, help="long-lived child's run (row 8), s"
+    )
     parser.add_argument("--no-keyring", action="store_true", help="skip the Secret Service")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results and chart")
     args = parser.parse_args(argv)
@@ -115,6 +130,12 @@ def measure_all(world: World, args: argparse.Namespace, extra: dict[str, Any]) -
         "inprocess",
         "6. in-process",
         lambda: [measure_inprocess(world, args.blocks, args.calls)],
+    )
+    rows += guarded("endpoint", "7. endpoint", lambda: [measure_endpoint(world, args.requests)])
+    rows += guarded(
+        "long_child",
+        "8. long-lived child",
+        lambda: [measure_long_child(world, args.child_seconds)],
     )
     return rows
 

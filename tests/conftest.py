@@ -22,7 +22,17 @@ pytest_plugins = ["servers"]
 
 # Variables of the surrounding shell that would leak into the tests' AWS or MDH settings.
 _SCRUB_PREFIXES = ("AWS_", "MDH_", "RKS_", "PYTHON_KEYRING", "DBUS_SESSION")
-_SCRUB_NAMES = {"SECRET_NAME", "IS_LOCAL", "URL", "SCOPE", "INTERVAL", "RETRIES", "XDG_CACHE_HOME"}
+_SCRUB_NAMES = {
+    "SECRET_NAME",
+    "IS_LOCAL",
+    "URL",
+    "SCOPE",
+    "INTERVAL",
+    "RETRIES",
+    "CONSUMER_KEY",
+    "CONSUMER_SECRET",
+    "XDG_CACHE_HOME",
+}
 
 
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -46,6 +46,7 @@ LIGHT = {
     "mdh_creds.settings.profiles",
     "mdh_creds.settings.sources",
     "mdh_creds.settings.specs",
+    "mdh_creds.settings.typos",
     "mdh_creds.settings.values",
     "mdh_creds.version",
 }
@@ -122,8 +123,9 @@ def test_dynamodb_hit_is_served_from_the_local_copy_without_boto3_or_a_request(
         ({"mdh_timeout": "0"}, {}, 3, "mdh_timeout"),
         ({}, {"MDH_ENV_FILE": "/nonexistent/.env"}, 3, ".env"),
         ({"mdh_cache": "none"}, {}, 0, ""),
+        ({"mdh_cahce": "file"}, {}, 0, "unknown key mdh_cahce in profile mdh of "),
     ],
-    ids=["bad-env-number", "bad-profile-number", "env-file", "no-cache"],
+    ids=["bad-env-number", "bad-profile-number", "env-file", "no-cache", "misspelt-key"],
 )
 def test_other_cases_go_to_the_full_command(
     world: World, change: dict[str, str], env: dict[str, str], code: int, message: str

@@ -182,7 +182,8 @@ def check_setting(variable: str, text: str) -> None:
     elif name == "dynamodb_table":
         assert 3 <= len(value) <= 255
     elif name in ("cache_dir", "private_key_file"):
-        assert isinstance(value, Path)
+        assert isinstance(value, str) and not value.startswith("~")
+        assert isinstance(getattr(found, name), Path)
     else:
         assert isinstance(value, str) and value == value.strip() and value
 

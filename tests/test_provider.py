@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import botocore.session
 import pytest
 from botocore.exceptions import CredentialRetrievalError
 
@@ -194,15 +193,16 @@ def test_threads_sharing_a_session_always_see_a_consistent_triple(aws: World) ->
     assert aws.emulator.count("exchange") <= elapsed / lifetime + 2
 
 
-def test_aiobotocore_sessions_are_left_alone(aws: World) -> None:
-    class AioSession(botocore.session.Session):
-        pass
+def test_aiobotocore_sessions_get_the_async_provider(aws: World) -> None:
+    """Not the sync one, whose credentials aiobotocore cannot await (DESIGN 3.2)."""
+    from aiobotocore.session import AioSession
 
-    AioSession.__module__ = "aiobotocore.session"
+    from mdh_creds.provider import AioMdhCredentialProvider
+
     mdh_creds.install()
-    session = AioSession(profile="mdh")
-    resolver = session.get_component("credential_provider")
-    assert "mdh" not in [provider.METHOD for provider in resolver.providers]
+    resolver = AioSession(profile="mdh").get_component("credential_provider")
+    found = [p for p in resolver.providers if p.METHOD == "mdh"]
+    assert len(found) == 1 and isinstance(found[0], AioMdhCredentialProvider)
 
 
 @pytest.fixture

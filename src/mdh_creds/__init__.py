@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mdh_creds.api import get_access_token, get_credentials
     from mdh_creds.models import AccessToken, TemporaryCredentials
-    from mdh_creds.provider import MdhCredentialProvider, install, session, uninstall
+    from mdh_creds.provider import (
+        MdhCredentialProvider,
+        aio_session,
+        install,
+        session,
+        uninstall,
+    )
     from mdh_creds.version import __version__ as __version__
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "MdhCredsError",
     "PrivateKeyError",
     "TemporaryCredentials",
+    "aio_session",
     "get_access_token",
     "get_credentials",
     "install",
@@ -52,6 +59,7 @@ _LAZY = {
     "get_credentials": "mdh_creds.api",
     "get_access_token": "mdh_creds.api",
     "session": "mdh_creds.provider",
+    "aio_session": "mdh_creds.provider",
     "install": "mdh_creds.provider",
     "uninstall": "mdh_creds.provider",
     "MdhCredentialProvider": "mdh_creds.provider",

@@ -45,5 +45,6 @@ def get_credentials(profile_name: str | None = None, **overrides: Any) -> Tempor
 
 
 def get_access_token(profile_name: str | None = None, **overrides: Any) -> AccessToken:
-    """The MDH REST API access token for the profile, cached like the credentials."""
+    """The access token for the profile, cached like the credentials, with more than 60 s left
+    when served from the cache: the MDH REST API's, or an API client's (client id and secret)."""
     return broker_for(profile_name, **overrides).get_access_token()

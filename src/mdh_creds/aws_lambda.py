@@ -4,14 +4,17 @@ Configure the function with the ``MDH_*`` environment variables (``MDH_SERVICE_A
 ``MDH_PRIVATE_KEY`` or ``MDH_SECRET_ID``, ``MDH_PROJECT_CODE`` or ``MDH_PROJECT_ID``,
 ``MDH_DYNAMODB_TABLE``...); the cache is always the DynamoDB table, whatever ``MDH_CACHE`` says.
 Schedule it (EventBridge) more often than the refresh window so readers never exchange.
+For an API client (``MDH_CLIENT_ID`` and ``MDH_CLIENT_SECRET``, or the older token SDK's
+``SECRET_NAME`` holding ``consumerKey``/``consumerSecret``) it keeps the access token fresh
+instead, with the same window (scaled to the token's lifetime).
 
 The broker is built once per execution environment and reused by warm invocations. The answer is
 ``{"status": ..., "expires_at": "...Z"}`` with status
 
-* ``fresh``: the cached credentials were fresh, nothing was exchanged;
-* ``refreshed``: this invocation exchanged and stored new credentials;
-* ``stale``: a refresh was due but failed; the cached credentials (valid until ``expires_at``)
-  were kept and the reason is in the log.
+* ``fresh``: the cached credentials (or token) were fresh, nothing was exchanged;
+* ``refreshed``: this invocation exchanged and stored new ones;
+* ``stale``: a refresh was due but failed; the cached ones (valid until ``expires_at``) were
+  kept and the reason is in the log.
 
 Every invocation, failed ones included, prints one CloudWatch Embedded Metric Format line on
 stdout (namespace ``MdhCreds``, dimension ``Table``): ``Refreshed``, ``Stale`` and ``Failed``
@@ -38,8 +41,8 @@ from mdh_creds.broker import CredentialBroker
 from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.freshness import Freshness, freshness
-from mdh_creds.models import CacheKey, TemporaryCredentials
+from mdh_creds.freshness import Freshness
+from mdh_creds.models import AccessToken, CacheKey, TemporaryCredentials
 from mdh_creds.version import __version__
 
 _log = logging.getLogger(__name__)
@@ -137,26 +140,29 @@ class ExecutionEnvironment:
         runs one invocation at a time per execution environment, as this assumes.
         """
         del event
-        outcome, creds = "error", None
+        outcome, entry = "error", None
         try:
             broker, watch = self._current()
             watch.reset()
-            creds = broker.get_credentials()
+            entry = _refresh(broker)
             if broker.cache is None:
                 self._built = None
                 raise CacheUnavailable(
                     "the DynamoDB cache failed during this invocation (see the warning above); "
                     "the next invocation rebuilds it"
                 )
-            outcome = _status(broker, watch, creds)
+            outcome = _status(broker, watch, entry)
         finally:
-            self._emit(outcome, creds, context)
-        expires_at = to_timestamp(creds.expires_at)
+            self._emit(outcome, entry, context)
+        expires_at = to_timestamp(entry.expires_at)
         log = _log.warning if outcome == "stale" else _log.info
-        log("mdh-creds cache %s; credentials valid until %s", outcome, expires_at)
+        what = "access token" if isinstance(entry, AccessToken) else "credentials"
+        log("mdh-creds cache %s; %s valid until %s", outcome, what, expires_at)
         return {"status": outcome, "expires_at": expires_at}
 
-    def _emit(self, outcome: str, creds: TemporaryCredentials | None, context: Any) -> None:
+    def _emit(
+        self, outcome: str, entry: AccessToken | TemporaryCredentials | None, context: Any
+    ) -> None:
         """The invocation's metrics: an operator alarms on ``Stale``, ``Failed`` and
         ``SecondsToExpiry`` without a line of code."""
         from mdh_creds.aws.metrics import emf_document
@@ -170,10 +176,10 @@ class ExecutionEnvironment:
             "LeaseWaitSeconds": (round(watch.lock_wait if watch else 0.0, 3), "Seconds"),
         }
         properties: dict[str, object] = {"Outcome": outcome, "Version": __version__}
-        if creds is not None:
-            left = creds.expires_at - (utc_now() + creds.skew)
+        if entry is not None:
+            left = entry.expires_at - (utc_now() + entry.skew)
             metrics["SecondsToExpiry"] = (round(left.total_seconds(), 1), "Seconds")
-            properties["ExpiresAt"] = to_timestamp(creds.expires_at)
+            properties["ExpiresAt"] = to_timestamp(entry.expires_at)
         request = getattr(context, "aws_request_id", None)
         if isinstance(request, str):
             properties["RequestId"] = request
@@ -182,11 +188,20 @@ class ExecutionEnvironment:
         print(line, file=self._out or sys.stdout, flush=True)
 
 
-def _status(broker: CredentialBroker, watch: SaveWatch, creds: TemporaryCredentials) -> str:
-    if broker.cred_key in watch.saved:
+def _refresh(broker: CredentialBroker) -> AccessToken | TemporaryCredentials:
+    """The credentials, or for an API client the access token, refreshed when inside the window."""
+    if broker.tokens_only:
+        return broker.get_access_token(broker.policy.refresh_window)
+    return broker.get_credentials()
+
+
+def _status(
+    broker: CredentialBroker, watch: SaveWatch, entry: AccessToken | TemporaryCredentials
+) -> str:
+    key = broker.token_key if isinstance(entry, AccessToken) else broker.cred_key
+    if key in watch.saved:
         return "refreshed"
-    window = broker.policy.refresh_window
-    state = freshness(creds.expires_at, creds.issued_at, window, utc_now() + creds.skew)
+    state = broker.state(entry, broker.policy.refresh_window)
     return "fresh" if state is Freshness.FRESH else "stale"
 
 

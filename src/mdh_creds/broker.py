@@ -2,7 +2,10 @@
 
 Entries are judged fresh, stale or expired (DESIGN section 5). A stale entry whose refresh fails is
 served with a warning; an expired one is refreshed or the error is raised. A cache that breaks at
-run time is dropped with one warning and the exchange goes on without it.
+run time is dropped with one warning and the exchange goes on without it. An access token is
+handed out from the cache only with more than 60 seconds left (its window never shrinks with its
+lifetime, as the credentials' does); a broker for an API client (``refuse_credentials``) serves
+tokens only.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any, Protocol, TypeVar
 from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
-from mdh_creds.errors import CacheError, ExchangeError, ExchangeRejected, LockTimeout
-from mdh_creds.freshness import Freshness, freshness
+from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout
+from mdh_creds.freshness import Freshness, freshness, scaled_window
 from mdh_creds.models import (
     KIND_CREDENTIALS,
     KIND_TOKEN,
@@ -74,8 +77,10 @@ class CredentialBroker:
         sealer: Sealer | None,
         clock: Clock = utc_now,
         policy: Policy | None = None,
+        refuse_credentials: str | None = None,
     ) -> None:
         self._exchange_factory, self._exchange_obj = exchange, None
+        self._refusal = refuse_credentials
         self._cache, self._sealer, self._clock = cache, sealer, clock
         self.policy = policy or Policy()
         self.cred_key = CacheKey.for_identity(identity, KIND_CREDENTIALS)
@@ -92,15 +97,23 @@ class CredentialBroker:
             self._exchange_obj = self._exchange_factory()  # type: ignore[assignment]
         return self._exchange_obj  # type: ignore[return-value]
 
+    @property
+    def tokens_only(self) -> bool:
+        """True for an API client (client-secret grant): access tokens, no AWS credentials."""
+        return self._refusal is not None
+
     def get_credentials(self) -> TemporaryCredentials:
         """AWS credentials, from the cache when fresh, else from one exchange."""
+        if self._refusal is not None:
+            raise ConfigError(self._refusal)
         return self._serve(
             self.cred_key, TemporaryCredentials, self.policy.refresh_window, self._fetch_credentials
         )
 
-    def get_access_token(self) -> AccessToken:
-        """The MDH REST API access token, cached until ``expires_in`` minus 60 s."""
-        return self._serve(self.token_key, AccessToken, TOKEN_WINDOW, self._fetch_token)
+    def get_access_token(self, window: timedelta = TOKEN_WINDOW) -> AccessToken:
+        """The access token, cached until ``expires_in`` minus 60 s. A wider ``window`` (the
+        Lambda refresher's) refreshes earlier; it scales with the token's lifetime."""
+        return self._serve(self.token_key, AccessToken, window, self._fetch_token)
 
     def _fetch_token(self) -> AccessToken:
         self._token_fetches += 1
@@ -126,7 +139,7 @@ class CredentialBroker:
     ) -> Entry:
         forced = self.policy.force_refresh and key.kind not in self._forced
         entry = None if forced else self._load(key, kind)
-        if entry is not None and self._state(entry, window) is Freshness.FRESH:
+        if entry is not None and self.state(entry, window) is Freshness.FRESH:
             self._event("cache hit", key)
             return entry
         found: list[Entry] = []  # what ``ready`` saw, when a waiter returned without the lock
@@ -136,12 +149,12 @@ class CredentialBroker:
                 if found:
                     return found[0]
                 entry = None if forced else (self._load(key, kind) or entry)
-                if entry is not None and self._state(entry, window) is Freshness.FRESH:
+                if entry is not None and self.state(entry, window) is Freshness.FRESH:
                     return entry
                 self._event("cache miss", key, state="stale" if entry else "absent")
                 fresh = self._refresh(entry, window, fetch)
         except LockTimeout:
-            if entry is not None and self._state(entry, window) is Freshness.STALE:
+            if entry is not None and self.state(entry, window) is Freshness.STALE:
                 _log.warning("another process is refreshing; serving cached %s", key.kind)
                 return entry
             raise
@@ -159,7 +172,7 @@ class CredentialBroker:
 
         def ready() -> bool:
             seen = self._load(key, kind)
-            if seen is not None and self._state(seen, window) is Freshness.FRESH:
+            if seen is not None and self.state(seen, window) is Freshness.FRESH:
                 found.append(seen)
             return bool(found)
 
@@ -175,10 +188,11 @@ class CredentialBroker:
         try:
             new = fetch()
         except ExchangeError as exc:
-            if old is not None and self._state(old, window) is Freshness.STALE:
+            if old is not None and self.state(old, window) is Freshness.STALE:
                 _log.warning(
-                    "refresh failed (%s); serving cached credentials valid until %s",
+                    "refresh failed (%s); serving cached %s valid until %s",
                     exc,
+                    "credentials" if isinstance(old, TemporaryCredentials) else "access token",
                     to_timestamp(old.expires_at),
                     extra={"event": "stale served", "kind": _kind(old)},
                 )
@@ -190,9 +204,17 @@ class CredentialBroker:
         self._save(new)
         return new
 
-    def _state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
+    def state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
+        """Fresh, stale or expired, now. A token's window is at least 60 s, whatever its
+        lifetime: a token is never handed out from the cache with less left."""
         now = self._clock() + entry.skew
-        return freshness(entry.expires_at, entry.issued_at, window, now)
+        if isinstance(entry, TemporaryCredentials):
+            return freshness(entry.expires_at, entry.issued_at, window, now)
+        ahead = max(TOKEN_WINDOW, scaled_window(window, entry.expires_at - entry.issued_at))
+        left = entry.expires_at - now
+        if left <= timedelta(0):
+            return Freshness.EXPIRED
+        return Freshness.STALE if left <= ahead else Freshness.FRESH
 
     def _lock(
         self, key: CacheKey, ready: Callable[[], bool] | None
@@ -271,7 +293,7 @@ class CredentialBroker:
             state = "other identity" if not own else "unreadable"
             return EntryStatus(key.kind, key.name, None, state, tier=tier)
         window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
-        state = self._state(entry, window).value
+        state = self.state(entry, window).value
         return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
 
 

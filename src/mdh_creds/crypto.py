@@ -1,4 +1,5 @@
-"""Seal and open cache entries: AES-256-GCM under a key derived (HKDF-SHA256) from the private key.
+"""Seal and open cache entries: AES-256-GCM under a key derived (HKDF-SHA256) from the private key
+(or, for a client-secret profile, from the client secret, with its own info string and salt).
 
 Envelope, version 1::
 
@@ -21,6 +22,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 _MAGIC = b"MDH1"
 _NONCE_BYTES = 12
 _INFO = b"mdh-creds cache entry key v1"
+# A client secret derives its key under another label (and the client id as salt), so it can
+# never give the key of a private key whose bytes it happened to equal.
+_CLIENT_SECRET_INFO = b"mdh-creds client-secret entry key v1"
 
 
 class EntryKey(Protocol):
@@ -52,12 +56,12 @@ def _debug(message: str, *args: object) -> None:
     logging.getLogger(__name__).debug(message, *args)
 
 
-def derive_key(key_material: bytes) -> bytes:
+def derive_key(key_material: bytes, info: bytes = _INFO, salt: bytes | None = None) -> bytes:
     """32 bytes for AES-256 from the private key's DER bytes (HKDF-SHA256, RFC 5869)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(key_material)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key_material)
 
 
 def _associated_data(key: EntryKey) -> bytes:
@@ -67,11 +71,18 @@ def _associated_data(key: EntryKey) -> bytes:
 class Sealer:
     """Encrypts and authenticates cache payloads with one derived key."""
 
-    def __init__(self, key_material: bytes) -> None:
-        self._aead = AESGCM(derive_key(key_material))
+    def __init__(
+        self, key_material: bytes, *, info: bytes = _INFO, salt: bytes | None = None
+    ) -> None:
+        self._aead = AESGCM(derive_key(key_material, info, salt))
 
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
+
+    @classmethod
+    def for_client_secret(cls, client_id: str, client_secret: str) -> Sealer:
+        """The sealer of a client-secret profile: the key derived from the client secret."""
+        return cls(client_secret.encode(), info=_CLIENT_SECRET_INFO, salt=client_id.encode())
 
     def seal(self, key: EntryKey, payload: dict[str, Any]) -> bytes:
         """The envelope for ``payload`` stored under ``key``."""

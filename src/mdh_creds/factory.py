@@ -20,7 +20,7 @@ from mdh_creds.cache import CacheBackend
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.mdh.account import resolve
+from mdh_creds.mdh.account import ClientAccount, Resolved, resolve, token_only_message
 from mdh_creds.settings.model import Settings, default_cache_dir
 from mdh_creds.settings.specs import AUTO_CHOICE_FILE, remembers_file_cache
 
@@ -122,19 +122,34 @@ def build_broker(
     backend = (
         build_cache(resolved.settings, environ, clock, budget) if cache == "settings" else cache
     )
-
-    def exchange() -> Exchange:
-        from mdh_creds.mdh.exchange import BoundExchange
-
-        return BoundExchange(resolved, clock, http)
-
     window = timedelta(seconds=resolved.settings.refresh_window)
     return CredentialBroker(
         identity=resolved.identity,
-        exchange=exchange,
+        exchange=lambda: _exchange(resolved, clock, http),
         cache=backend,
-        sealer=Sealer(resolved.key.der) if backend is not None else None,
+        sealer=_sealer(resolved) if backend is not None else None,
         clock=clock,
         # A waiter may have to outlast a dead holder's whole lease before its own turn.
         policy=Policy(refresh_window=window, lock_timeout=2 * budget, force_refresh=force_refresh),
+        refuse_credentials=_refusal(resolved),
     )
+
+
+def _exchange(resolved: Resolved | ClientAccount, clock: Clock, http: Any) -> Exchange:
+    from mdh_creds.mdh.exchange import BoundExchange, ClientSecretExchange
+
+    if isinstance(resolved, ClientAccount):
+        return ClientSecretExchange(resolved, clock, http)
+    return BoundExchange(resolved, clock, http)
+
+
+def _sealer(resolved: Resolved | ClientAccount) -> Sealer:
+    """Entries are sealed with a key derived from the private key, or from the client secret."""
+    if isinstance(resolved, ClientAccount):
+        return Sealer.for_client_secret(resolved.client_id, resolved.client_secret)
+    return Sealer(resolved.key.der)
+
+
+def _refusal(resolved: Resolved | ClientAccount) -> str | None:
+    """A client-secret profile is asked for AWS credentials: the broker's one-line refusal."""
+    return token_only_message(resolved.settings) if isinstance(resolved, ClientAccount) else None

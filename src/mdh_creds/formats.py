@@ -18,27 +18,33 @@ _CMD_SAFE = re.compile(r"^[A-Za-z0-9+/=_.:,@-]*$")
 
 
 def process_json(
-    access_key_id: str, secret_access_key: str, session_token: str, expiration: str
+    access_key_id: str,
+    secret_access_key: str,
+    session_token: str,
+    expiration: str,
+    account_id: str | None = None,
 ) -> str:
-    """Exactly what botocore's ``credential_process`` reads (``Version`` is the integer 1)."""
-    return json.dumps(
-        {
-            "Version": 1,
-            "AccessKeyId": access_key_id,
-            "SecretAccessKey": secret_access_key,
-            "SessionToken": session_token,
-            "Expiration": expiration,
-        }
-    )
+    """Exactly what botocore's ``credential_process`` reads (``Version`` is the integer 1);
+    ``AccountId`` only when the profile names one (``aws_account_id``)."""
+    document: dict[str, object] = {
+        "Version": 1,
+        "AccessKeyId": access_key_id,
+        "SecretAccessKey": secret_access_key,
+        "SessionToken": session_token,
+        "Expiration": expiration,
+    }
+    if account_id:
+        document["AccountId"] = account_id
+    return json.dumps(document)
 
 
-def to_process_json(creds: TemporaryCredentials) -> str:
+def to_process_json(creds: TemporaryCredentials, account_id: str | None = None) -> str:
     """The credential_process document for ``creds``."""
     from mdh_creds.clock import to_timestamp
 
     expiration = to_timestamp(creds.local_expires_at)
     return process_json(
-        creds.access_key_id, creds.secret_access_key, creds.session_token, expiration
+        creds.access_key_id, creds.secret_access_key, creds.session_token, expiration, account_id
     )
 
 

@@ -3,7 +3,9 @@
 ``session(profile)`` gives a boto3 session whose credentials come from the broker (no
 subprocess); ``install()`` makes every later botocore session resolve mdh profiles the same way,
 and ``install(session)`` does it for one existing session. The provider answers ``None`` for a
-profile that is not an mdh profile, so botocore's own chain goes on as usual.
+profile that is not an mdh profile, so botocore's own chain goes on as usual. aiobotocore
+sessions (s3fs, pandas, aioboto3) get :class:`AioMdhCredentialProvider`, whose credentials are
+async (``mdh_creds.aio``); ``aio_session(profile)`` is ``session`` for them.
 
 The plugin's own AWS clients (DynamoDB cache, Secrets Manager) are boto3 sessions too: while a
 provider builds its broker or fetches, sessions created in that context are left alone.
@@ -29,7 +31,14 @@ from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import select_profile
 
-__all__ = ["MdhCredentialProvider", "install", "session", "uninstall"]
+__all__ = [
+    "AioMdhCredentialProvider",
+    "MdhCredentialProvider",
+    "aio_session",
+    "install",
+    "session",
+    "uninstall",
+]
 
 # Keys with which a profile gets its credentials elsewhere: such a profile, holding no mdh_* key,
 # is left to botocore even when MDH_* variables are set in the environment.
@@ -80,6 +89,13 @@ class MdhCredentialProvider(CredentialProvider):
 
     def load(self) -> Any:
         """``RefreshableCredentials``, or ``None`` when this is not an mdh profile."""
+        broker = self.prepare()
+        if broker is None:
+            return None
+        return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
+
+    def prepare(self) -> CredentialBroker | None:
+        """The broker for the profile, or ``None`` when this provider does not act for it."""
         if is_inside():
             return None
         with inside():
@@ -88,10 +104,9 @@ class MdhCredentialProvider(CredentialProvider):
                 settings = self._settings(keys)
                 if not self._acts_for(settings, keys or {}):
                     return None
-                broker = self._broker_for(settings)
+                return self._broker_for(settings)
             except MdhCredsError as exc:
                 raise _retrieval_error(exc) from exc
-        return refreshable(lambda: self._fetch(broker), broker.policy.refresh_window)
 
     def _fetch(self, broker: CredentialBroker) -> TemporaryCredentials:
         with inside(), self._lock:
@@ -167,10 +182,8 @@ def _insert(resolver: Any, provider: MdhCredentialProvider, *, head: bool) -> An
 
 
 def _default_chain(botocore_session: Any) -> Any:
-    from botocore.credentials import create_credential_resolver
-
-    region = getattr(botocore_session, "_last_client_region_used", None)
-    return create_credential_resolver(botocore_session, region_name=region)
+    """The chain the session would have built itself (aiobotocore's async one for an AioSession)."""
+    return botocore_session._create_credential_resolver()
 
 
 def _lazy_chain(botocore_session: Any, provider: MdhCredentialProvider, *, head: bool) -> None:
@@ -185,12 +198,27 @@ def _is_aiobotocore(botocore_session: Any) -> bool:
     return type(botocore_session).__module__.startswith("aiobotocore")
 
 
+class AioMdhCredentialProvider(MdhCredentialProvider):
+    """The provider for aiobotocore, which awaits ``load()``: async credentials, the blocking
+    broker calls in a worker thread (``mdh_creds.aio``)."""
+
+    async def load(self) -> Any:
+        from mdh_creds.aio import load_async
+
+        return await load_async(self)
+
+
+def _provider_for(botocore_session: Any) -> MdhCredentialProvider:
+    """The provider a session can use: the async one for an aiobotocore session."""
+    kind = AioMdhCredentialProvider if _is_aiobotocore(botocore_session) else MdhCredentialProvider
+    return kind(session=botocore_session)
+
+
 def _initializer(botocore_session: Any) -> None:
     """Run by botocore for every new session (after ``install()``); the profile is read later."""
-    if is_inside() or _is_aiobotocore(botocore_session):
+    if is_inside():
         return
-    provider = MdhCredentialProvider(session=botocore_session)
-    _lazy_chain(botocore_session, provider, head=False)
+    _lazy_chain(botocore_session, _provider_for(botocore_session), head=False)
 
 
 def session(profile_name: str | None = None, **overrides: Any) -> Any:
@@ -211,8 +239,25 @@ def session(profile_name: str | None = None, **overrides: Any) -> Any:
     return result
 
 
+def aio_session(profile_name: str | None = None, **overrides: Any) -> Any:
+    """An ``aiobotocore`` ``AioSession`` whose credentials come from mdh-creds first, refreshed
+    in process; ``overrides`` as for :func:`session`.
+
+    ``async with aio_session("mdh").create_client("s3") as s3: ...``, or
+    ``s3fs.S3FileSystem(session=aio_session("mdh"))``.
+    """
+    from aiobotocore.session import AioSession
+
+    override_flags(None, overrides)
+    result = AioSession(profile=profile_name)
+    provider = AioMdhCredentialProvider(profile_name, session=result, required=True, **overrides)
+    _lazy_chain(result, provider, head=True)
+    return result
+
+
 def install(session: Any = None) -> None:
-    """Resolve mdh profiles in ``session`` (boto3 or botocore), or in every later session.
+    """Resolve mdh profiles in ``session`` (boto3, botocore or aiobotocore), or in every later
+    session, aiobotocore's included.
 
     With a session, install before its credentials are first used. Without one, the provider is
     registered as a botocore initializer; calling it again changes nothing.
@@ -220,7 +265,7 @@ def install(session: Any = None) -> None:
     if session is not None:
         botocore_session = getattr(session, "_session", session)
         resolver = botocore_session.get_component("credential_provider")
-        _insert(resolver, MdhCredentialProvider(session=botocore_session), head=False)
+        _insert(resolver, _provider_for(botocore_session), head=False)
         return
     import botocore
 

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
 
 LOCAL_ENDPOINT = "http://localhost:4566"  # IS_LOCAL=true: LocalStack's edge port
+# botocore's own endpoint variables, which win over IS_LOCAL (e.g. a moto server in tests).
+_ENDPOINT_VARIABLES = {
+    "dynamodb": ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"),
+    "secretsmanager": ("AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL"),
+}
 
 
 def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
@@ -37,7 +42,8 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
             resolver.remove(method)
     session = boto3.Session(botocore_session=core)
     endpoint = None
-    if settings.is_local and not environ.get("AWS_ENDPOINT_URL"):
+    variables = _ENDPOINT_VARIABLES.get(service, ("AWS_ENDPOINT_URL",))
+    if settings.is_local and not any(environ.get(name) for name in variables):
         endpoint = LOCAL_ENDPOINT
     config = Config(
         connect_timeout=settings.timeout,

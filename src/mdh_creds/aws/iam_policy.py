@@ -84,8 +84,8 @@ def notes(settings: Settings, policy: dict[str, Any], wildcard: bool) -> list[st
     notes = []
     if not sids:
         notes.append(
-            f"the {settings.cache} cache and a private key outside Secrets Manager make no AWS "
-            "calls: this policy has no statements"
+            f"the {settings.cache} cache and a private key or client secret outside Secrets "
+            "Manager make no AWS calls: this policy has no statements"
         )
     if "MdhCredsCacheListing" in sids:
         notes.append(

@@ -1,14 +1,17 @@
-"""The service account from an AWS Secrets Manager secret: its JSON read into a ``SecretBundle``.
+"""The service account or API client from an AWS Secrets Manager secret: its JSON read into a
+``SecretBundle``.
 
 The secret holds ``service_account``, ``private_key`` and the project (the ``RKS_*``/``MDH_*``
-names too). The client is built by the caller (``aws.clients``); its text is registered as a
-secret before anything else looks at it.
+names too), or a client id and secret (``consumerKey``/``consumerSecret`` as the older token SDK
+stored them, or ``client_id``/``client_secret``). The client is built by the caller
+(``aws.clients``); its text, and the client secret in it, are registered as secrets before
+anything else looks at them.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mdh_creds.errors import PrivateKeyError
@@ -24,6 +27,8 @@ class SecretBundle:
     private_key: PrivateKey | None
     project_code: str | None
     project_id: str | None
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
 
 
 def _first(data: dict[str, Any], *names: str) -> str | None:
@@ -44,6 +49,10 @@ def parse_secret(text: str, secret_id: str) -> SecretBundle:
         raise PrivateKeyError(f"the secret {secret_id} is not a JSON object")
     pem = _first(data, "private_key", "RKS_PRIVATE_KEY", "MDH_PRIVATE_KEY")
     source = f"secret {secret_id}"
+    client_secret = _first(
+        data, "consumerSecret", "client_secret", "MDH_CLIENT_SECRET", "CONSUMER_SECRET"
+    )
+    register_secret(client_secret)
     return SecretBundle(
         service_account=_first(
             data, "service_account", "RKS_SERVICE_ACCOUNT", "MDH_SERVICE_ACCOUNT"
@@ -51,6 +60,8 @@ def parse_secret(text: str, secret_id: str) -> SecretBundle:
         private_key=parse_private_key(pem, source) if pem else None,
         project_code=_first(data, "project_code", "RKS_PROJECT_CODE", "MDH_PROJECT_CODE"),
         project_id=_first(data, "project_id", "RKS_PROJECT_ID", "MDH_PROJECT_ID"),
+        client_id=_first(data, "consumerKey", "client_id", "MDH_CLIENT_ID", "CONSUMER_KEY"),
+        client_secret=client_secret,
     )
 
 

@@ -48,6 +48,17 @@ def identity(
     }
 
 
+def client_identity(*, client_id: str, token_url: str, scope: str) -> dict[str, str]:
+    """The identity of a client-secret token (client id, token URL, scope); ``grant`` keeps it
+    apart from every service-account identity. No secret is part of it."""
+    return {
+        "grant": "client_secret",
+        "client_id": client_id,
+        "token_url": token_url,
+        "scope": scope,
+    }
+
+
 def entry_name(kind: str, digest: str) -> str:
     """The name of an entry (file stem, keyring username, DynamoDB key): no secret in it."""
     return f"{kind}-{digest}"

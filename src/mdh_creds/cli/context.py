@@ -6,10 +6,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from mdh_creds.broker import CredentialBroker
+    from mdh_creds.cache import CacheBackend
     from mdh_creds.settings.model import Settings
 
 
@@ -28,14 +30,19 @@ class Context:
         return {k: v for k, v in vars(self.args).items() if v is not None}
 
 
-def load_settings(ctx: Context) -> Settings:
+def load_settings(ctx: Context, *, warn_unknown: bool = True) -> Settings:
     from mdh_creds.settings.model import parse_settings
 
-    return parse_settings(ctx.environ, ctx.flags)
+    return parse_settings(ctx.environ, ctx.flags, warn_unknown=warn_unknown)
 
 
-def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBroker:
-    """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``."""
+def make_broker(
+    ctx: Context,
+    settings: Settings | None = None,
+    cache: CacheBackend | Literal["settings"] | None = "settings",
+) -> CredentialBroker:
+    """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``
+    (``cache``: a backend already built, instead of the one the settings name)."""
     from mdh_creds.factory import build_broker
 
     settings = settings or load_settings(ctx)
@@ -43,21 +50,16 @@ def make_broker(ctx: Context, settings: Settings | None = None) -> CredentialBro
     return build_broker(
         settings,
         environ=ctx.environ,
-        cache=None if no_cache else "settings",
+        cache=None if no_cache else cache,
         force_refresh=bool(ctx.flags.get("force_refresh")),
     )
 
 
-def describe_cache(
-    settings: Settings, broker: CredentialBroker | None, ctx: Context
-) -> dict[str, Any]:
+def describe_cache(settings: Settings, cache: CacheBackend | None, folder: Path) -> dict[str, Any]:
     """The cache in use, for ``status`` (no secret)."""
-    from mdh_creds.factory import cache_folder
-
-    cache = broker.cache if broker else None
     return {
         "setting": settings.cache,
         "backend": cache.name if cache else "none",
-        "where": cache.describe() if cache else None,
-        "folder": str(cache_folder(settings, ctx.environ)),
+        "where": cache.describe() if cache else "nothing is cached",
+        "folder": str(folder),
     }

@@ -2,10 +2,10 @@
 
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
-case: ``process`` with at most ``--profile``, the file cache, a DynamoDB entry's local copy, or
-the keyring cache on a pinned Secret Service, a key from the environment or a private key file,
-and a fresh entry. Anything else returns ``None`` and the full command runs, which gives the same
-answer (and every error message).
+case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file cache, a
+DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service, a key from the
+environment or a private key file, and a fresh entry. Anything else returns ``None`` and the
+full command runs, which gives the same answer (and every error message).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import normalise_pem
-from mdh_creds.settings import specs
+from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import config_file, read_all, select_profile
+from mdh_creds.settings.typos import unknown_keys
 
 _MAX_KEY_BYTES = 64 * 1024
 
@@ -193,20 +194,30 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     profile = _profile_flag(argv) or select_profile({}, environ)
     path = config_file(environ)
     profile_keys = load_profile(path, profile) or {}
+    if unknown_keys(profile_keys):
+        raise _NotHere("a misspelt mdh_ key: the full command warns about it")
     settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["secret_id"]:
         raise _NotHere("the key lives in Secrets Manager")
+    if settings["client_id"] or settings["client_secret"]:
+        raise _NotHere("an API client: the full command explains")
     key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()
     payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
-    return _fresh_document(payload, now, float(settings["refresh_window"])), settings["cache"]
+    account_id = profile_keys.get("aws_account_id") or None
+    if account_id is not None:
+        account_id = values.parse_account_id(account_id)  # invalid: the full command explains
+    document = _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
+    return document, settings["cache"]
 
 
-def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> str:
+def _fresh_document(
+    payload: Mapping[str, Any], now: float, window: float, account_id: str | None = None
+) -> str:
     expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
     skew = float(payload.get("Skew", 0.0))
     if judge(expires_at, issued_at, window, now + skew) is not Freshness.FRESH:
@@ -216,4 +227,4 @@ def _fresh_document(payload: Mapping[str, Any], now: float, window: float) -> st
         raise _NotHere("malformed entry")
     local_expiry = to_local_seconds(expires_at, skew)
     expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
-    return process_json(key_id, secret, token, expiration)
+    return process_json(key_id, secret, token, expiration, account_id)

@@ -14,13 +14,13 @@ import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from mdh_creds import __version__
 from mdh_creds.cli import commands, logs
 from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.settings.specs import SPECS
+from mdh_creds.settings.specs import CACHE_CHOICES, SPEC_BY_NAME, SPECS
 
 COMMANDS = tuple(commands.MODULES)
 _log = logging.getLogger("mdh_creds")
@@ -32,44 +32,102 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-def _common_options() -> _Parser:
-    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
-    common.add_argument("--profile", help="AWS config profile holding the mdh_* settings")
-    common.add_argument("--env-file", help="read settings from this .env file")
-    common.add_argument("--debug", action="store_true", help="redacted debug log on stderr")
+START_HERE = """\
+start here: write [profile mdh] in the AWS config file, then let the AWS CLI run mdh-creds
+  mdh-creds configure --profile mdh --service-account NAME \\
+      --private-key-file KEY.pem --project-code CODE
+  aws sts get-caller-identity --profile mdh
+  mdh-creds status --profile mdh     (every setting, where it came from, what to fix)
+
+mdh-creds COMMAND --help lists a command's own options, then the setting flags."""
+_CHOICES = {"cache": CACHE_CHOICES}
+
+
+def _add_common(parser: argparse.ArgumentParser, *, show_settings: bool) -> None:
+    """The options every command takes, after the command's own: general ones, then one flag
+    per setting (hidden from the top-level help, which stays short)."""
+    common = parser.add_argument_group("common options")
+    hidden = argparse.SUPPRESS
+    common.add_argument("--profile", default=hidden, help="AWS config profile of the settings")
+    common.add_argument("--env-file", default=hidden, help="read settings from this .env file")
+    for flag, text in (
+        ("--debug", "redacted debug log on stderr"),
+        ("--no-cache", "neither read nor write a cache"),
+        ("--force-refresh", "ignore cached entries"),
+    ):
+        common.add_argument(flag, action="store_true", default=hidden, help=text)
     common.add_argument(
-        "--log-format", choices=logs.FORMATS, help="log lines as text or JSON (MDH_LOG_FORMAT)"
+        "--log-format",
+        choices=logs.FORMATS,
+        default=hidden,
+        help="log lines as text or JSON objects (MDH_LOG_FORMAT)",
     )
-    common.add_argument("--no-cache", action="store_true", help="neither read nor write a cache")
-    common.add_argument("--force-refresh", action="store_true", help="ignore cached entries")
+    group = (
+        parser.add_argument_group(
+            "setting flags", "each overrides its profile key and environment variable"
+        )
+        if show_settings
+        else parser.add_argument_group()  # untitled: nothing shows
+    )
     for spec in SPECS:
         if spec.in_profile:
-            common.add_argument(
+            group.add_argument(
                 spec.flag,
                 dest=spec.name,
-                metavar=spec.name.upper(),
-                help=f"overrides {spec.key} / {spec.env[0]}",
+                default=hidden,
+                metavar=_metavar(spec.name),
+                help=_setting_help(spec.name) if show_settings else hidden,
             )
-    return common
+
+
+def _metavar(name: str) -> str:
+    choices = _CHOICES.get(name)
+    return "{" + ",".join(choices) + "}" if choices else name.upper()
+
+
+def _setting_help(name: str) -> str:
+    spec = SPEC_BY_NAME[name]
+    default = "" if spec.default is None else f"; default {spec.default}"
+    return f"{spec.key} / {spec.env[0]}{default}"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_options()
     parser = _Parser(
         prog="mdh-creds",
-        parents=[common],
-        description="Short-lived AWS credentials from a MyDataHelps service account.",
+        usage="mdh-creds [COMMAND] [options]",
+        description="Short-lived AWS credentials from a MyDataHelps service account. "
+        "With no COMMAND, runs process.",
+        epilog=START_HERE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mdh-creds {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="command", title="commands", metavar="COMMAND", parser_class=_Parser
+    )
     for name in COMMANDS:
-        module = commands.load(name)
-        command = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
+        _add_command(sub, name)
+    _add_common(parser, show_settings=False)
     return parser
+
+
+def _add_command(sub: Any, name: str) -> None:
+    """The command's parser: its own options first (usage included), then the common ones."""
+    module = commands.load(name)
+    command = sub.add_parser(
+        name,
+        prog=f"mdh-creds {name}",
+        help=module.HELP,
+        description=module.HELP,
+        epilog=getattr(module, "EPILOG", None),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    module.add_arguments(command)
+    own = " ".join(command.format_usage().removeprefix("usage:").split())
+    command.usage = own.replace("%", "%%") + " [common options] [setting flags]"
+    _add_common(command, show_settings=True)
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:
@@ -95,7 +153,7 @@ def main(
     try:
         args = build_parser().parse_args(_with_default_command(argv))
     except UsageError as exc:
-        stderr.write(f"mdh-creds: {exc} (see mdh-creds --help)\n")
+        stderr.write(f"mdh-creds: {exc}\n")
         return 2
     try:
         log_format = logs.chosen_format(getattr(args, "log_format", None), environ)

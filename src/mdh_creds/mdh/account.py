@@ -1,14 +1,18 @@
-"""The service account a ``Settings`` names, made whole: settings completed from a Secrets
-Manager secret, the private key loaded, the explorer URL chosen, and the identity of its entries."""
+"""The account a ``Settings`` names, made whole: settings completed from a Secrets Manager
+secret, then either the service account (private key loaded, explorer URL chosen) or the API
+client of the client-secret grant (id and secret); and the identity of its entries.
+
+A profile has a private key or a client secret, never both (DESIGN 2.3)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from mdh_creds.cache.stored import identity
+from mdh_creds.cache.stored import client_identity, identity
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
+from mdh_creds.redact import register_secret
 from mdh_creds.settings.model import Settings
 from mdh_creds.settings.specs import resolve_exchange_url
 
@@ -34,33 +38,84 @@ class Resolved:
             scope=s.scope,
         )
 
+    @property
+    def project_sent(self) -> str:
+        """The project MDH is sent and where each part came from (no secret), for messages."""
+        s, parts = self.settings, []
+        template = s.exchange_url  # the project id goes into the URL, as resolve fills it
+        if s.project_id and (template is None or "{project_id}" in template):
+            parts.append(f"project id {s.project_id!r} (from {s.source('project_id')})")
+        if s.project_code:
+            parts.append(f"project code {s.project_code!r} (from {s.source('project_code')})")
+        return " and ".join(parts) or f"no project (the explorer URL {self.exchange_url})"
 
-def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved:
-    """Load the key (text, file or secret), fill settings from a secret, check what is required."""
+
+@dataclass(frozen=True)
+class ClientAccount:
+    """An API client of the client-secret grant: it yields access tokens, never AWS credentials.
+    The secret stays out of ``repr``."""
+
+    settings: Settings
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    @property
+    def identity(self) -> dict[str, str]:
+        s = self.settings
+        return client_identity(client_id=self.client_id, token_url=s.token_url, scope=s.scope)
+
+
+def token_only_message(settings: Settings) -> str:
+    """Why a client-secret configuration gives no AWS credentials, and what to use instead."""
+    return (
+        f"this configuration (profile {settings.profile}) holds an API token (a client id and "
+        "secret), not AWS credentials: use `mdh-creds token` or mdh_creds.get_access_token()"
+    )
+
+
+def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved | ClientAccount:
+    """Load the key (text, file or secret) or the client secret, fill settings from a secret,
+    check what is required."""
     if not settings.is_mdh_profile:
-        raise ConfigError(
-            f"no MDH service account is configured for profile {settings.profile} "
-            f"({settings.config_file}): set mdh_service_account and mdh_private_key_file there, "
-            "or MDH_SERVICE_ACCOUNT and MDH_PRIVATE_KEY"
-        )
+        raise ConfigError(first_run_advice(settings))
     key: PrivateKey | None = None
     if settings.private_key:
         key = parse_private_key(settings.private_key, settings.source("private_key"))
     elif settings.private_key_file:
         key = load_private_key_file(settings.private_key_file, settings.source("private_key_file"))
-    if settings.secret_id and (key is None or not settings.service_account):
+    if settings.secret_id and not _complete(settings, key):
         settings, key = _from_secret(settings, environ, key)
+    if settings.client_id or settings.client_secret:
+        return _client_account(settings, key)
     if key is None:
         raise ConfigError(
-            "no private key: set mdh_private_key_file in the profile, MDH_PRIVATE_KEY, "
+            "no private key: set mdh_private_key_file in the profile (mdh-creds configure "
+            f"--profile {settings.profile} --private-key-file KEY.pem), MDH_PRIVATE_KEY, "
             "or mdh_secret_id"
         )
     if not settings.service_account:
         raise ConfigError(
             f"mdh_service_account is not set: add it to profile {settings.profile} in "
-            f"{settings.config_file} or set MDH_SERVICE_ACCOUNT"
+            f"{settings.config_file} (mdh-creds configure --profile {settings.profile} "
+            "--service-account NAME) or set MDH_SERVICE_ACCOUNT"
         )
     return Resolved(settings, key, exchange_url_for(settings), settings.service_account)
+
+
+def first_run_advice(settings: Settings) -> str:
+    """What to do when nothing names a service account: ``mdh-creds configure``, with an example
+    (for the default profile, a profile of its own, so other AWS work keeps its credentials)."""
+    profile = settings.profile
+    target = "mdh" if profile == "default" else profile
+    where = f"{settings.config_file}" + ("" if settings.profile_found else " has no such profile")
+    then = f", then use --profile {target}" if target != profile else ""
+    return (
+        f"no MDH service account is configured for profile {profile} ({where}): run "
+        f"mdh-creds configure --profile {target} --service-account NAME "
+        f"--private-key-file KEY.pem --project-code CODE{then} "
+        "(or set MDH_SERVICE_ACCOUNT and MDH_PRIVATE_KEY; for an API client, mdh_client_id "
+        "and MDH_CLIENT_SECRET)"
+    )
 
 
 def _from_secret(
@@ -77,7 +132,56 @@ def _from_secret(
         project_code=bundle.project_code,
         project_id=bundle.project_id,
     )
+    filled = filled.with_values(
+        f"secret {secret_id}", client_id=bundle.client_id, client_secret=bundle.client_secret
+    )
     return filled, key or bundle.private_key
+
+
+def _complete(settings: Settings, key: PrivateKey | None) -> bool:
+    """True when the settings name a whole account without the Secrets Manager secret."""
+    has_client = bool(settings.client_id and settings.client_secret)
+    return has_client or (key is not None and bool(settings.service_account))
+
+
+def _client_account(settings: Settings, key: PrivateKey | None) -> ClientAccount:
+    """The API client; exit 3 when a private key is configured too or a half is missing."""
+    client_source = settings.source("client_secret" if settings.client_secret else "client_id")
+    if key is not None:
+        raise ConfigError(
+            f"both a private key ({_key_source(settings)}) and a client id or secret "
+            f"({client_source}) are configured: a profile uses one or the other, remove one"
+        )
+    if not settings.client_secret:
+        raise ConfigError(
+            f"mdh_client_id is set ({settings.source('client_id')}) but no client secret: set "
+            "MDH_CLIENT_SECRET (or CONSUMER_SECRET), or consumerSecret in the secret named by "
+            "mdh_secret_id"
+        )
+    if not settings.client_id:
+        raise ConfigError(
+            f"a client secret is set ({client_source}) but no client id: set mdh_client_id in "
+            f"profile {settings.profile}, MDH_CLIENT_ID (or CONSUMER_KEY), or consumerKey in "
+            "the secret named by mdh_secret_id"
+        )
+    register_secret(settings.client_secret)
+    return ClientAccount(settings, _printable(settings, "client_id"), settings.client_secret)
+
+
+def _key_source(settings: Settings) -> str:
+    if settings.private_key:
+        return settings.source("private_key")
+    if settings.private_key_file:
+        return settings.source("private_key_file")
+    return f"secret {settings.secret_id}"
+
+
+def _printable(settings: Settings, name: str) -> str:
+    """A value read from a secret is checked like one from a variable (one printable line)."""
+    value = str(settings.items[name].value)
+    if not value.isprintable():
+        raise ConfigError(f"invalid mdh_{name} ({settings.source(name)}): not one printable line")
+    return value
 
 
 def exchange_url_for(settings: Settings) -> str:
@@ -91,6 +195,7 @@ def exchange_url_for(settings: Settings) -> str:
     if url is None:
         raise ConfigError(
             "no project: set mdh_project_code (legacy endpoint) or mdh_project_id "
-            f"in profile {settings.profile} or the environment"
+            f"in profile {settings.profile} (mdh-creds configure --profile {settings.profile} "
+            "--project-code CODE) or the environment"
         )
     return url

@@ -3,6 +3,7 @@
 1. A JWT assertion (RS256, ``typ: JWT``, iss = sub = account, aud = token URL, 5-minute life,
    fresh ``jti``) is traded for an access token (client credentials, RFC 7523).
 2. The token (raw, no "Bearer") is traded at the explorer endpoint for AWS credentials.
+Or, for an API client: a client id and secret are traded for an access token (RFC 6749 4.4).
 Every answer is validated before use; the server's ``Date`` header gives the clock skew.
 """
 
@@ -20,6 +21,7 @@ import jwt
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
 from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
+from mdh_creds.mdh.client_secret import INVALID_CLIENT_HINT, client_request
 from mdh_creds.mdh.keys import PrivateKey, load_signing_key
 from mdh_creds.mdh.retry import Backoff, call_with_retries, is_retryable_status, parse_retry_after
 from mdh_creds.models import AccessToken, TemporaryCredentials
@@ -73,9 +75,29 @@ class MdhClient:
 
         return self._retrying(attempt)
 
+    def fetch_client_token(
+        self, client_id: str, client_secret: str, token_url: str, scope: str, method: str
+    ) -> AccessToken:
+        """An access token for a client id and secret (``method``: ``basic`` or ``post``)."""
+        form, auth = client_request(client_id, client_secret, scope, method)
+
+        def attempt() -> AccessToken:
+            answer, skew = self._post(token_url, "token", INVALID_CLIENT_HINT, data=form, auth=auth)
+            token = parse_token_answer(answer, self._clock() + skew, skew)
+            register_secret(token.value)
+            return token
+
+        return self._retrying(attempt)
+
     def fetch_credentials(
-        self, token: AccessToken, exchange_url: str, project_code: str | None
+        self,
+        token: AccessToken,
+        exchange_url: str,
+        project_code: str | None,
+        *,
+        sent: str | None = None,
     ) -> TemporaryCredentials:
+        """``sent`` names the project sent and where it came from, for a 403's message."""
         headers = {
             "Authorization": token.value,
             "Accept": "application/json",
@@ -85,7 +107,7 @@ class MdhClient:
             headers["ProjectCode"] = project_code
 
         def attempt() -> TemporaryCredentials:
-            answer, skew = self._post(exchange_url, "explorer", headers=headers)
+            answer, skew = self._post(exchange_url, "explorer", sent=sent, headers=headers)
             creds = parse_credentials_answer(answer, self._clock() + skew, skew)
             register_secret(creds.secret_access_key, creds.session_token)
             return creds
@@ -111,7 +133,14 @@ class MdhClient:
         register_secret(assertion)
         return assertion
 
-    def _post(self, url: str, what: str, **kwargs: Any) -> tuple[Any, timedelta]:
+    def _post(
+        self,
+        url: str,
+        what: str,
+        hint: str = _INVALID_CLIENT_HINT,
+        sent: str | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, timedelta]:
         import requests
 
         try:
@@ -126,7 +155,7 @@ class MdhClient:
             ) from exc
         skew = self._measure_skew(response.headers.get("Date"))
         if response.status_code != 200:
-            raise _status_error(response, what, url)
+            raise _status_error(response, what, url, hint, sent)
         try:
             return response.json(), skew
         except (ValueError, RecursionError) as exc:
@@ -164,7 +193,13 @@ def _error_code(response: requests.Response) -> str | None:
     return error[:64] if isinstance(error, str) and error.isprintable() else None
 
 
-def _status_error(response: requests.Response, what: str, url: str) -> Exception:
+def _status_error(
+    response: requests.Response,
+    what: str,
+    url: str,
+    hint: str = _INVALID_CLIENT_HINT,
+    sent: str | None = None,
+) -> Exception:
     status, code = response.status_code, _error_code(response)
     if is_retryable_status(status):
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -172,16 +207,25 @@ def _status_error(response: requests.Response, what: str, url: str) -> Exception
             f"MDH {what} endpoint {url} answered HTTP {status}", retry_after=retry_after
         )
     if code == "invalid_client":
-        return ExchangeRejected(_INVALID_CLIENT_HINT, status=status, error=code)
+        return ExchangeRejected(hint, status=status, error=code)
     detail = f" ({code})" if code else ""
-    advice = {
-        401: ": the access token was refused",
-        403: ": check mdh_project_code / "
-        "mdh_project_id and that the service account may use that project",
-        404: ": check the URL",
-    }.get(status, "")
     return ExchangeRejected(
-        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{advice}",
+        f"MDH {what} endpoint {url} answered HTTP {status}{detail}{_advice(status, what, sent)}",
         status=status,
         error=code,
     )
+
+
+def _advice(status: int, what: str, sent: str | None) -> str:
+    """What to check after a refusal; a 403 from the explorer echoes the project sent."""
+    if status == 403 and what == "explorer":
+        refused = f" MDH refused {sent};" if sent else ""
+        return (
+            f":{refused} check mdh_project_code / mdh_project_id and that the service account "
+            "may use that project"
+        )
+    return {
+        401: ": the access token was refused",
+        403: ": check mdh_service_account and mdh_scope",
+        404: ": check the URL",
+    }.get(status, "")

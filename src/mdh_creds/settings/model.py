@@ -8,15 +8,16 @@ is not imported: the profile is read by ``profiles`` with configparser's line ru
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.settings import specs
+from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
 from mdh_creds.settings.specs import SPEC_BY_NAME
+from mdh_creds.settings.typos import warn_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Settings:
     items: dict[str, Setting] = field(repr=False)
     is_local: bool = False
     region: str | None = None
+    account_id: str | None = None  # botocore's aws_account_id in the profile
 
     @property
     def service_account(self) -> str | None:
@@ -56,11 +58,24 @@ class Settings:
 
     @property
     def private_key_file(self) -> Path | None:
-        return cast("Path | None", self.items["private_key_file"].value)
+        value = self.items["private_key_file"].value
+        return None if value is None else Path(value)
 
     @property
     def secret_id(self) -> str | None:
         return cast("str | None", self.items["secret_id"].value)
+
+    @property
+    def client_id(self) -> str | None:
+        return cast("str | None", self.items["client_id"].value)
+
+    @property
+    def client_secret(self) -> str | None:
+        return cast("str | None", self.items["client_secret"].value)
+
+    @property
+    def client_auth(self) -> str:
+        return cast("str", self.items["client_auth"].value)
 
     @property
     def project_code(self) -> str | None:
@@ -100,7 +115,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path | None:
-        return cast("Path | None", self.items["cache_dir"].value)
+        value = self.items["cache_dir"].value
+        return None if value is None else Path(value)
 
     @property
     def dynamodb_table(self) -> str:
@@ -123,16 +139,22 @@ class Settings:
         for name, value in new.items():
             if value is not None and items[name].value is None:
                 items[name] = Setting(name, value, source, SPEC_BY_NAME[name].secret)
-        return Settings(
-            self.profile, self.config_file, self.profile_found, items, self.is_local, self.region
-        )
+        return replace(self, items=items)
 
     @property
     def is_mdh_profile(self) -> bool:
-        """True when anything identifies an MDH service account (what makes the provider act)."""
+        """True when anything identifies an MDH service account or an API client (what makes
+        the provider act)."""
         return any(
             self.items[name].value is not None and self.items[name].source != "default"
-            for name in ("service_account", "secret_id", "private_key", "private_key_file")
+            for name in (
+                "service_account",
+                "secret_id",
+                "private_key",
+                "private_key_file",
+                "client_id",
+                "client_secret",
+            )
         )
 
 
@@ -153,10 +175,14 @@ def parse_settings(
     environ: Mapping[str, str],
     flags: Mapping[str, Any] | None = None,
     profile_keys: Mapping[str, str] | None = None,
+    *,
+    warn_unknown: bool = True,
 ) -> Settings:
     """Every setting from flags, environment, optional .env file and the AWS config profile.
 
     ``profile_keys`` overrides reading the config file (for callers that already hold them).
+    Unknown ``mdh_*`` keys in the profile are logged as warnings unless ``warn_unknown`` is off
+    (``status`` reports them itself).
     """
     flags = dict(flags or {})
     env_file = flags.get("env_file") or environ.get("MDH_ENV_FILE")
@@ -171,14 +197,32 @@ def parse_settings(
         loaded = load_profile(str(path), profile)
         found, profile_keys = loaded is not None, loaded or {}
     origin = f"profile {profile} of {path}"
+    if warn_unknown:
+        warn_unknown_keys(profile_keys, origin)
     items = {
         name: Setting(name, value, source, SPEC_BY_NAME[name].secret)
         for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()
     }
-    is_local = (environ.get("IS_LOCAL") or "").strip().lower() in ("1", "true", "yes")
+    is_local = _is_local(layers)
     region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
     region = region or profile_keys.get("region") or None
-    return Settings(profile, path, found, items, is_local, region)
+    account_id = _account_id(profile_keys.get("aws_account_id"), origin)
+    return Settings(profile, path, found, items, is_local, region, account_id)
+
+
+def _account_id(text: str | None, origin: str) -> str | None:
+    if not text:
+        return None
+    try:
+        return values.parse_account_id(text)
+    except ValueError as exc:
+        raise ConfigError(f"invalid aws_account_id = {text!r} (from {origin}): {exc}") from None
+
+
+def _is_local(layers: list[Layer]) -> bool:
+    """``IS_LOCAL`` (the older token SDK's LocalStack switch), from the environment or the .env."""
+    text = next((m["IS_LOCAL"] for m, _ in layers if m.get("IS_LOCAL")), "")
+    return text.strip().lower() in ("1", "true", "yes")
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mdh_creds.settings.specs import SPECS, Spec
+from mdh_creds.settings.values import NotShown
 
 # Variables with a suffix for their source: ("", the process environment) or (" in FILE", .env).
 Layer = tuple[Mapping[str, str], str]
@@ -61,7 +62,7 @@ def read_value(spec: Spec, text: str | None, source: str) -> Any:
     except ValueError as exc:
         from mdh_creds.errors import ConfigError
 
-        shown = "" if spec.secret else f" = {text!r}"
+        shown = "" if spec.secret or isinstance(exc, NotShown) else f" = {text!r}"
         raise ConfigError(f"invalid {spec.key}{shown} (from {source}): {exc}") from None
 
 

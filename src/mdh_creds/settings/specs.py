@@ -18,6 +18,7 @@ GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"  # aws/guard.py: set for what `process
 AUTO_CHOICE_FILE = "auto-cache"  # in the cache folder: "file" once no keyring answered
 AUTO_RECHECK = 86_400  # seconds before mdh_cache=auto looks for a keyring again
 CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
+CLIENT_AUTH_CHOICES = ("basic", "post")  # RFC 6749 2.3.1: HTTP Basic, or in the form body
 
 
 class Spec:
@@ -62,6 +63,16 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path),
     Spec("secret_id", ("MDH_SECRET_ID", "SECRET_NAME"), values.parse_text),
+    # The client-secret grant (the older token SDK's flow); generic aliases after MDH_* names.
+    Spec("client_id", ("MDH_CLIENT_ID", "CONSUMER_KEY"), values.parse_printable),
+    Spec(
+        "client_secret",
+        ("MDH_CLIENT_SECRET", "CONSUMER_SECRET"),
+        values.parse_printable,
+        in_profile=False,
+        secret=True,
+    ),
+    Spec("client_auth", ("MDH_CLIENT_AUTH",), values.choice(CLIENT_AUTH_CHOICES), "basic"),
     Spec("project_code", ("MDH_PROJECT_CODE", "RKS_PROJECT_CODE"), values.parse_header_value),
     Spec("project_id", ("MDH_PROJECT_ID", "RKS_PROJECT_ID"), values.parse_path_segment),
     Spec("token_url", ("MDH_TOKEN_URL", "URL"), values.parse_url, DEFAULT_TOKEN_URL),

@@ -6,15 +6,18 @@ what they need (``cryptography`` has loaded those modules already on the fast pa
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 _MAX_TEXT = 16_384  # characters: room for a pasted PEM key, no room for a pasted file
+_URL_FORBIDDEN = frozenset('"<>\\^`{|}')
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_BASE64_BLOCK = re.compile(r"^[A-Za-z0-9+/=\s\\]{512,}$")
+
+
+class NotShown(ValueError):
+    """The text looks like a secret: the error must not echo it."""
 
 
 def parse_text(text: str) -> str:
@@ -23,6 +26,14 @@ def parse_text(text: str) -> str:
         raise ValueError("it is empty")
     if len(value) > _MAX_TEXT:
         raise ValueError("it is too long")
+    return value
+
+
+def parse_printable(text: str) -> str:
+    """One line of printable characters (any script): a client id or secret."""
+    value = parse_text(text)
+    if not value.isprintable():
+        raise ValueError("it must be one line of printable characters")
     return value
 
 
@@ -40,43 +51,71 @@ def parse_path_segment(text: str) -> str:
     return value
 
 
-def parse_path(text: str) -> Path:
-    from pathlib import Path
-
-    try:
-        return Path(parse_text(text)).expanduser()
-    except RuntimeError:  # ~user for a user that does not exist
-        raise ValueError("its ~user part names no known user") from None
+def parse_path(text: str) -> str:
+    """A path with ``~`` expanded (``os.path``: no pathlib on the cache-hit path); a private
+    key pasted where its path belongs is refused without being echoed."""
+    value = parse_text(text)
+    if "-----BEGIN" in value or "PRIVATE KEY" in value or _BASE64_BLOCK.match(value):
+        raise NotShown(
+            "this looks like a key, not a path: save the key in a file (chmod 600) and give "
+            "its path, or put the key in MDH_PRIVATE_KEY"
+        )
+    value = os.path.expanduser(value)
+    if value.startswith("~"):  # ~user for a user that does not exist stays unexpanded
+        raise ValueError("its ~user part names no known user")
+    return value
 
 
 def is_loopback(host: str) -> bool:
-    import ipaddress
-
+    """``localhost``, an IPv4 address in 127.0.0.0/8 (dotted quad) or an IPv6 loopback."""
     if host.lower() == "localhost":
         return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
+    if ":" in host:  # IPv6: rare here, so ipaddress is imported only for it
+        import ipaddress
+
+        try:
+            return ipaddress.IPv6Address(host).is_loopback
+        except ValueError:
+            return False
+    parts = host.split(".")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and int(p) < 256 for p in parts):
         return False
+    return int(parts[0]) == 127
+
+
+def _split_url(value: str) -> tuple[str, str]:
+    """``(scheme, host)`` of an absolute URL; ``ValueError`` for anything urlsplit would not
+    take as one, or that holds credentials. String operations only: it runs on every hit."""
+    if any(ord(ch) <= 0x20 or ord(ch) == 0x7F or ch in _URL_FORBIDDEN for ch in value):
+        raise ValueError("not a URL (it holds spaces, control characters or quotes)")
+    scheme, sep, rest = value.partition("://")
+    if not sep or not scheme.isascii() or not scheme.isalpha():
+        raise ValueError("it must be an https:// URL")
+    netloc = rest
+    for end in "/?#":
+        netloc = netloc.partition(end)[0]
+    if "@" in netloc:
+        raise ValueError("credentials in the URL are not allowed")
+    if netloc.startswith("["):
+        host, close, after = netloc[1:].partition("]")
+        if not close or (after and not after.startswith(":")):
+            raise ValueError("not a URL (a bracketed host must be [address] or [address]:port)")
+        port = after[1:]
+    else:
+        host, _, port = netloc.partition(":")
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"not a URL (bad port {port!r})")
+    return scheme.lower(), host
 
 
 def parse_url(text: str) -> str:
     """An ``https://`` URL, or ``http://`` to a loopback host (local emulators and tests)."""
-    from urllib.parse import urlsplit
-
     value = parse_text(text)
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError as exc:
-        raise ValueError(f"not a URL ({exc})") from None
-    if parts.scheme not in ("https", "http") or not host:
+    scheme, host = _split_url(value)
+    if scheme not in ("https", "http") or not host:
         raise ValueError("it must be an https:// URL")
-    if parts.scheme == "http" and not is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ValueError("http:// is only allowed for loopback hosts; use https://")
-    if parts.username or parts.password:
-        raise ValueError("credentials in the URL are not allowed")
     return value
 
 
@@ -84,6 +123,14 @@ def parse_url_template(text: str) -> str:
     """A URL that may hold ``{project_id}``, filled with the project id when the call is made."""
     parse_url(text.replace("{project_id}", "project-id"))
     return text.strip()
+
+
+def parse_account_id(text: str) -> str:
+    """An AWS account id: exactly 12 ASCII digits (botocore's ``aws_account_id``)."""
+    value = text.strip()
+    if len(value) != 12 or not all("0" <= ch <= "9" for ch in value):
+        raise ValueError("an AWS account id is exactly 12 digits")
+    return value
 
 
 def parse_table_name(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import time
@@ -14,12 +15,23 @@ from urllib.parse import parse_qsl, unquote
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mdh_creds.testing._assertion import AssertionRejected, peek, verify_assertion
+from mdh_creds.testing._client_auth import ClientAuthError, client_credentials
 from mdh_creds.testing._models import Headers, MintRequest, Response, json_error
-from mdh_creds.testing._state import EmulatorState
+from mdh_creds.testing._state import CLIENT_OWNER, EmulatorState
 
-__all__ = ["LEGACY_PATH", "TOKEN_PATH", "Incoming", "Outcome", "answer", "explorer_path", "route"]
+__all__ = [
+    "CLIENT_TOKEN_PATH",
+    "LEGACY_PATH",
+    "TOKEN_PATH",
+    "Incoming",
+    "Outcome",
+    "answer",
+    "explorer_path",
+    "route",
+]
 
 TOKEN_PATH = "/identityserver/connect/token"
+CLIENT_TOKEN_PATH = "/oauth2/token"  # the client-secret grant (an API client's id and secret)
 LEGACY_PATH = "/token"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 _EXPLORER = re.compile(r"^/projects/([^/]+)/export-explorer/token$")
@@ -35,6 +47,8 @@ def route(path: str) -> tuple[str, str | None]:
     """The endpoint serving ``path`` and, for the newer exchange, the project id."""
     if path == TOKEN_PATH:
         return "token", None
+    if path == CLIENT_TOKEN_PATH:
+        return "client_token", None
     if path == LEGACY_PATH:
         return "legacy", None
     match = _EXPLORER.match(path)
@@ -69,7 +83,7 @@ class Outcome:
 
 def answer(state: EmulatorState, request: Incoming) -> Outcome:
     """Apply any queued delay and fault, else process ``request`` normally."""
-    form = _parse_form(request) if request.endpoint == "token" else None
+    form = _parse_form(request) if request.endpoint in ("token", "client_token") else None
     jwt_header, claims = peek(form.get("client_assertion", "")) if form else (None, None)
     seconds = state.take_delay(request.endpoint)
     if seconds > 0:
@@ -89,6 +103,8 @@ def _process(state: EmulatorState, request: Incoming, form: dict[str, str] | Non
         return Outcome(Response(405, error.body, {"Allow": "POST"}), reason="not POST")
     if request.endpoint == "token":
         return _token(state, form)
+    if request.endpoint == "client_token":
+        return _client_token(state, request.headers, form)
     return _exchange(state, request)
 
 
@@ -154,6 +170,41 @@ def _token(state: EmulatorState, form: dict[str, str] | None) -> Outcome:
         "scope": form["scope"],
     }
     return Outcome(_success(state, "token", body), account=name)
+
+
+def _client_token(state: EmulatorState, headers: Headers, form: dict[str, str] | None) -> Outcome:
+    """The client-secret grant (RFC 6749 4.4): Basic or form credentials, then the scope."""
+    if form is None:
+        return _refuse(400, "invalid_request", "body is not a form without repeated fields")
+    if form.get("grant_type") != "client_credentials":
+        return _refuse(400, "unsupported_grant_type", "grant_type is not client_credentials")
+    try:
+        client_id = _authenticated_client(state, headers, form)
+    except ClientAuthError as exc:
+        return _refuse(400, exc.error, exc.reason, exc.client_id)
+    scope = form.get("scope", "")
+    client = state.client(client_id)
+    if not scope or client is None or not client.allows(scope):
+        return _refuse(400, "invalid_scope", f"scope {scope!r} not allowed", client_id)
+    body = {
+        "access_token": state.issue_token(CLIENT_OWNER + client_id),
+        "expires_in": state.token_lifetime,
+        "token_type": "Bearer",
+        "scope": scope,
+    }
+    return Outcome(_success(state, "client_token", body), account=client_id)
+
+
+def _authenticated_client(state: EmulatorState, headers: Headers, form: dict[str, str]) -> str:
+    """The id of the registered client whose secret the request holds (compared in constant
+    time), else ``ClientAuthError``."""
+    client_id, secret = client_credentials(headers, form)
+    client = state.client(client_id)
+    if client is None:
+        raise ClientAuthError("invalid_client", "unknown client id")
+    if not hmac.compare_digest(client.secret.encode(), secret.encode()):
+        raise ClientAuthError("invalid_client", "wrong client secret", client_id)
+    return client_id
 
 
 def _exchange(state: EmulatorState, request: Incoming) -> Outcome:

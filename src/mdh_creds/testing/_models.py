@@ -28,11 +28,12 @@ __all__ = [
     "sequence_minter",
 ]
 
-#: Endpoints a request can be attributed to; "other" collects unknown paths.
-ENDPOINTS = ("token", "legacy", "explorer", "other")
+#: Endpoints a request can be attributed to; "other" collects unknown paths. "client_token" is
+#: the client-secret grant's token endpoint (an API client's id and secret, RFC 6749 4.4).
+ENDPOINTS = ("token", "client_token", "legacy", "explorer", "other")
 _ALIASES = {"exchange": ("legacy", "explorer")}
 _REDACTED_HEADERS = frozenset({"authorization", "cookie"})
-_REDACTED_FORM = frozenset({"client_assertion"})
+_REDACTED_FORM = frozenset({"client_assertion", "client_secret"})
 
 
 def resolve_endpoint(name: str, *, allow_other: bool = False) -> tuple[str, ...]:
@@ -41,7 +42,9 @@ def resolve_endpoint(name: str, *, allow_other: bool = False) -> tuple[str, ...]
         return _ALIASES[name]
     if name in ENDPOINTS and (allow_other or name != "other"):
         return (name,)
-    raise ValueError(f"unknown endpoint {name!r}; expected token, legacy, explorer or exchange")
+    raise ValueError(
+        f"unknown endpoint {name!r}; expected token, client_token, legacy, explorer or exchange"
+    )
 
 
 @dataclass(frozen=True)

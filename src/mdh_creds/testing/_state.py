@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -22,12 +22,20 @@ from mdh_creds.testing._models import (
     resolve_endpoint,
 )
 
-__all__ = ["DEFAULT_CREDENTIAL_LIFETIME", "DEFAULT_TOKEN_LIFETIME", "Account", "EmulatorState"]
+__all__ = [
+    "CLIENT_OWNER",
+    "DEFAULT_CREDENTIAL_LIFETIME",
+    "DEFAULT_TOKEN_LIFETIME",
+    "Account",
+    "Client",
+    "EmulatorState",
+]
 
 T = TypeVar("T")
 
 DEFAULT_TOKEN_LIFETIME = 3600
 DEFAULT_CREDENTIAL_LIFETIME = 3600
+CLIENT_OWNER = "client:"  # prefix of a token owner that is an API client, not an account
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,18 @@ class Account:
         """Whether this account may exchange for ``project`` on ``endpoint``."""
         allowed = self.project_codes if endpoint == "legacy" else self.project_ids
         return allowed is None or project in allowed
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered API client of the client-secret grant; ``None`` scopes allow every scope."""
+
+    client_id: str
+    secret: str = field(repr=False)
+    scopes: frozenset[str] | None
+
+    def allows(self, scope: str) -> bool:
+        return self.scopes is None or set(scope.split()) <= self.scopes
 
 
 @dataclass
@@ -85,6 +105,7 @@ class EmulatorState:
         self.expiration_format = format_expiration
         self.minter = random_minter
         self._accounts: dict[str, Account] = {}
+        self._clients: dict[str, Client] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._jtis: set[str] = set()
         self._records: list[RecordedRequest] = []
@@ -119,6 +140,14 @@ class EmulatorState:
     def account(self, name: str) -> Account | None:
         with self.lock:
             return self._accounts.get(name)
+
+    def add_client(self, client: Client) -> None:
+        with self.lock:
+            self._clients[client.client_id] = client
+
+    def client(self, client_id: str) -> Client | None:
+        with self.lock:
+            return self._clients.get(client_id)
 
     def queue_fault(self, target: str, fault: Fault, times: int) -> None:
         with self.lock:

@@ -1,4 +1,5 @@
-"""A local stand-in for the MyDataHelps token and Explorer exchange endpoints.
+"""A local stand-in for the MyDataHelps token and Explorer exchange endpoints, and for the
+token endpoint of a client-secret API (an API client's id and secret, RFC 6749 4.4).
 
 Run ``python -m mdh_creds.testing.emulator`` to serve one demo account until interrupted.
 """
@@ -18,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from mdh_creds.testing._cli import banner, parse_args, wait_for_signal
-from mdh_creds.testing._endpoints import LEGACY_PATH, TOKEN_PATH, explorer_path
+from mdh_creds.testing._endpoints import CLIENT_TOKEN_PATH, LEGACY_PATH, TOKEN_PATH, explorer_path
 from mdh_creds.testing._handlers import EmulatorServer
 from mdh_creds.testing._models import (
     Fault,
@@ -30,7 +31,7 @@ from mdh_creds.testing._models import (
     format_expiration,
     sequence_minter,
 )
-from mdh_creds.testing._state import Account, EmulatorState
+from mdh_creds.testing._state import CLIENT_OWNER, Account, Client, EmulatorState
 from mdh_creds.testing.keys import KeyPair, generate_key_pair
 
 __all__ = [
@@ -139,6 +140,11 @@ class MdhEmulator:
         return self.base_url + TOKEN_PATH
 
     @property
+    def client_token_url(self) -> str:
+        """The client-secret grant's token endpoint (HTTP Basic or form credentials)."""
+        return self.base_url + CLIENT_TOKEN_PATH
+
+    @property
     def legacy_exchange_url(self) -> str:
         """The legacy exchange endpoint (project chosen by the ``ProjectCode`` header)."""
         return self.base_url + LEGACY_PATH
@@ -164,8 +170,27 @@ class MdhEmulator:
         ids = None if project_ids is None else frozenset(project_ids)
         self._state.add_account(Account(name, key, codes, ids))
 
+    def register_client(
+        self, client_id: str, client_secret: str, *, scopes: Iterable[str] | None = None
+    ) -> None:
+        """Accept this API client at :attr:`client_token_url`; ``None`` scopes allow any.
+
+        A wrong secret is answered ``400 {"error": "invalid_client"}``, an unknown client too.
+        """
+        allowed = None if scopes is None else frozenset(scopes)
+        self._state.add_client(Client(client_id, client_secret, allowed))
+
+    def token_client(self, token: str) -> str | None:
+        """The API client an unexpired access token was issued to (``None`` if none was):
+        what an API under test checks a ``Bearer`` token with."""
+        owner = self._state.token_account(token)
+        if owner is None or not owner.startswith(CLIENT_OWNER):
+            return None
+        return owner[len(CLIENT_OWNER) :]
+
     def count(self, endpoint: str) -> int:
-        """Requests received by ``endpoint`` (token, legacy, explorer, exchange, other)."""
+        """Requests received by ``endpoint`` (token, client_token, legacy, explorer, exchange,
+        other)."""
         return self._state.count(endpoint)
 
     def successes(self, endpoint: str) -> int:
@@ -199,7 +224,8 @@ class MdhEmulator:
     ) -> None:
         """Answer the next ``times`` requests to ``endpoint`` with ``status``.
 
-        ``endpoint`` is token, legacy, explorer or exchange (either exchange). The default
+        ``endpoint`` is token, client_token, legacy, explorer or exchange (either exchange). The
+        default
         body is a JSON ``{"error": ...}``; ``headers`` (e.g. ``Retry-After``) are added.
         """
         if not 100 <= status <= 599:
@@ -247,7 +273,8 @@ def _default_error_body(status: int) -> bytes:
 def main(argv: list[str] | None = None) -> int:
     """Generate a key, register one account, print a profile and serve until signalled.
 
-    Without ``--key-out`` the key goes to a temporary directory removed on exit.
+    Without ``--key-out`` the key goes to a temporary directory removed on exit; with
+    ``--moto URL`` every exchange mints the keys of a new IAM user on that moto server.
     """
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mdh-emulator-") as scratch:
@@ -259,10 +286,17 @@ def main(argv: list[str] | None = None) -> int:
         emulator.token_lifetime = args.token_lifetime
         emulator.credential_lifetime = args.credential_lifetime
         emulator.register_account(args.account, key_pair, project_codes=[args.project_code])
+        if args.moto:
+            from mdh_creds.testing.minters import moto_iam_minter
+
+            emulator.minter = moto_iam_minter(args.moto)
         with emulator:
-            print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
-            sys.stdout.flush()
-            wait_for_signal()
+
+            def ready() -> None:  # printed once SIGTERM is handled: callers may send it next
+                print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
+                sys.stdout.flush()
+
+            wait_for_signal(ready)
     return 0
 
 

@@ -6,7 +6,7 @@ Importing this module starts nothing; the emulator starts when a fixture first a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,9 @@ __all__ = [
     "TEST_PROJECT_CODE",
     "TEST_PROJECT_ID",
     "EmulatorAccount",
+    "EmulatorClient",
     "mdh_account",
+    "mdh_api_client",
     "mdh_emulator",
     "mdh_emulator_session",
     "mdh_key_pair",
@@ -32,6 +34,7 @@ TEST_ACCOUNT = "MyDataHelps.TEST.app"
 TEST_PROJECT_CODE = "RK.TEST.Project"
 TEST_PROJECT_ID = "5c6c7a3e-0000-4000-8000-00000000e001"
 PROFILE_NAME = "mdh"
+TEST_CLIENT_SCOPE = "api.read"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,16 @@ class EmulatorAccount:
     key_file: Path
     project_code: str
     project_id: str
+
+
+@dataclass(frozen=True)
+class EmulatorClient:
+    """An API client of the client-secret grant registered on the emulator."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    token_url: str
+    scope: str
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +95,22 @@ def mdh_account(
     )
     key_file = mdh_key_pair.write_private_key(tmp_path / "mdh-service-account.pem")
     return EmulatorAccount(TEST_ACCOUNT, mdh_key_pair, key_file, TEST_PROJECT_CODE, TEST_PROJECT_ID)
+
+
+@pytest.fixture
+def mdh_api_client(mdh_emulator: MdhEmulator) -> EmulatorClient:
+    """An API client with a random id and secret, registered for one scope at the emulator's
+    client-secret endpoint (``mdh_emulator.client_token_url``)."""
+    import secrets
+
+    client = EmulatorClient(
+        f"test-client-{secrets.token_hex(4)}",
+        secrets.token_urlsafe(24),
+        mdh_emulator.client_token_url,
+        TEST_CLIENT_SCOPE,
+    )
+    mdh_emulator.register_client(client.client_id, client.client_secret, scopes=[client.scope])
+    return client
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ MODULES = {
     "token": "token",
     "export": "export",
     "exec": "exec",
+    "serve": "serve",
     "status": "status",
     "clear": "clear",
     "configure": "configure",

@@ -1,32 +1,47 @@
 """``mdh-creds configure``: write the mdh profile into the AWS config file and clear its way.
 
-It sets ``credential_process`` and the ``mdh_*`` keys given as flags in ``[profile P]`` (every
-value checked first; nothing is written when one is bad), warns about static keys for the same
+It sets ``credential_process`` (the absolute command of this mdh-creds, so the AWS CLI finds it
+from any folder and ``PATH``), ``region`` and the ``mdh_*`` keys given as flags in
+``[profile P]`` (every value checked first, paths made absolute, the key file read; nothing is
+written when one is bad), warns about unknown ``mdh_*`` keys and about static keys for the same
 profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
-them with ``--migrate`` (after a backup), and creates the DynamoDB cache table with
-``--create-table``. Summaries go to stderr; stdout stays empty.
+them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
+``--create-table``, with ``--lookup-account-id`` asks STS once, with freshly minted credentials,
+for the account id it writes as ``aws_account_id``, and names the next command to run. Summaries
+go to stderr; stdout stays empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mdh_creds.cli.context import Context
-from mdh_creds.errors import ConfigError
-from mdh_creds.settings import awsconfig
-from mdh_creds.settings.model import config_file_path
+from mdh_creds.cli.launcher import is_own_command, process_command
+from mdh_creds.errors import CacheUnavailable, ConfigError, MdhCredsError
+from mdh_creds.settings import awsconfig, values
+from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 from mdh_creds.settings.profiles import parse_profile
 from mdh_creds.settings.sources import select_profile
 from mdh_creds.settings.specs import SPECS
+from mdh_creds.settings.typos import unknown_key_warnings
 
 _NAME_FORBIDDEN = frozenset("[]'\"\\")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+DEFAULT_REGION = "us-east-1"  # where the MDH Export Explorer's data lives
 HELP = "write or update the profile in the AWS config file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--region",
+        default=None,
+        help=f"the profile's AWS region (default: the one it has, else {DEFAULT_REGION})",
+    )
     parser.add_argument(
         "--migrate",
         action="store_true",
@@ -39,20 +54,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="create the DynamoDB cache table (idempotent)",
     )
+    parser.add_argument(
+        "--lookup-account-id",
+        action="store_true",
+        default=None,
+        help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
+    )
 
 
 def run(ctx: Context) -> int:
     profile = select_profile(ctx.flags, ctx.environ)
     check_profile_name(profile)
-    values = setting_values(ctx.flags)
+    wanted = setting_values(ctx.flags)
+    check_key_file(wanted)
+    region = parse_region(ctx.flags.get("region"))
     shadowing = awsconfig.find_shadowing_keys(ctx.environ, profile)
     config = config_file_path(ctx.environ)
-    changed = write_profile(config, profile, values)
+    changed, keys = write_profile(config, profile, wanted, region)
     verb = "wrote" if changed else "kept (already up to date)"
     ctx.stderr.write(f"mdh-creds: {verb} profile {profile} in {config}\n")
+    for line in unknown_key_warnings(keys, f"profile {profile} of {config}"):
+        ctx.stderr.write(f"mdh-creds: warning: {line}\n")
     _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
         _create_table(ctx, profile)
+    if ctx.flags.get("lookup_account_id"):
+        _write_account_id(ctx, profile, config)
+    ctx.stderr.write(f"mdh-creds: {next_step(ctx, profile, keys)}\n")
     return 0
 
 
@@ -69,21 +97,41 @@ def check_profile_name(profile: str) -> None:
 
 def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
     """``mdh_<name>`` -> text for each setting flag given, checked by the setting's parser."""
-    values: dict[str, str] = {}
+    found: dict[str, str] = {}
     for spec in SPECS:
         if not spec.in_profile or flags.get(spec.name) is None:
             continue
         text = str(flags[spec.name]).strip()
         try:
+            spec.parse(text)  # first: it refuses a pasted key without echoing it
             if any(not ch.isprintable() for ch in text):
                 raise ValueError("it must be one line of printable characters")
-            spec.parse(text)
         except ValueError as exc:
-            raise ConfigError(
-                f"invalid {spec.key} = {text!r} (from flag {spec.flag}): {exc}"
-            ) from None
-        values[spec.key] = text
-    return values
+            shown = "" if isinstance(exc, values.NotShown) else f" = {text!r}"
+            raise ConfigError(f"invalid {spec.key}{shown} (from flag {spec.flag}): {exc}") from None
+        if spec.parse is values.parse_path:  # the profile must work from any folder
+            text = os.path.abspath(spec.parse(text))
+        found[spec.key] = text
+    return found
+
+
+def check_key_file(wanted: Mapping[str, str]) -> None:
+    """The key file given must exist and hold an RSA private key (``PrivateKeyError``, exit 3)."""
+    path = wanted.get("mdh_private_key_file")
+    if path is None:
+        return
+    from mdh_creds.mdh.keys import load_private_key_file, load_signing_key
+
+    load_signing_key(load_private_key_file(Path(path), "flag --private-key-file"))
+
+
+def parse_region(text: str | None) -> str | None:
+    if text is None:
+        return None
+    region = text.strip()
+    if not _REGION.match(region):
+        raise ConfigError(f"invalid --region {text!r}: an AWS region looks like {DEFAULT_REGION}")
+    return region
 
 
 def section_name(text: str, profile: str) -> str:
@@ -93,22 +141,63 @@ def section_name(text: str, profile: str) -> str:
     return "profile default" if "profile default" in awsconfig.section_names(text) else "default"
 
 
-def write_profile(config: Path, profile: str, values: Mapping[str, str]) -> bool:
-    """Set ``values`` (and ``credential_process`` if absent) in the profile; False if unchanged."""
+def write_profile(
+    config: Path, profile: str, wanted: Mapping[str, str], region: str | None = None
+) -> tuple[bool, dict[str, str]]:
+    """Set ``wanted`` in the profile, with this mdh-creds as its ``credential_process`` (a
+    command of someone else's is kept) and a region; ``(changed, the profile's keys after)``.
+    An API client's profile (``mdh_client_id``) gets no ``credential_process``: it holds a
+    token, not AWS credentials."""
     old = awsconfig.read_text(config)
     text = old or ""
-    process = {"credential_process": f"mdh-creds process --profile {profile}"}
-    new = awsconfig.update_section(text, section_name(text, profile), values, process)
+    current = parse_profile(text, profile, origin=str(config)) or {}
+    keys: dict[str, str] = {}
+    existing = current.get("credential_process")
+    api_client = "mdh_client_id" in wanted or "mdh_client_id" in current
+    if not api_client and (not existing or is_own_command(existing)):
+        keys["credential_process"] = process_command(profile)
+    keys.update(wanted)
+    if region or not current.get("region"):
+        keys["region"] = region or DEFAULT_REGION
+    new = awsconfig.update_section(text, section_name(text, profile), keys)
     read_back = parse_profile(new, profile, origin=str(config)) or {}
-    if any(read_back.get(key) != value for key, value in values.items()):
+    if any(read_back.get(key) != value for key, value in keys.items()):
         raise ConfigError(
             f"profile {profile} in {config} is laid out in a way mdh-creds cannot edit "
             "safely (a duplicate section?): edit it by hand"
         )
     if new == old:
-        return False
+        return False, read_back
     awsconfig.write_atomic(config, new)
-    return True
+    return True, read_back
+
+
+def next_step(ctx: Context, profile: str, keys: Mapping[str, str]) -> str:
+    """What to run next: the flags still missing, else the AWS CLI call that proves the profile."""
+    try:
+        settings = parse_settings(ctx.environ, {"profile": profile}, keys, warn_unknown=False)
+    except MdhCredsError:
+        return f"next: mdh-creds status --profile {profile}"
+    by_secret = settings.secret_id is not None  # the secret names the account, key, project
+    needs = [
+        flag
+        for flag, present in (
+            ("--service-account NAME", settings.service_account),
+            ("--private-key-file KEY.pem", settings.private_key_file or settings.private_key),
+            ("--project-code CODE (or --project-id ID)", _names_project(settings)),
+        )
+        if not (present or by_secret)
+    ]
+    if needs:
+        return (
+            f"profile {profile} still needs: mdh-creds configure --profile {profile} "
+            + " ".join(needs)
+        )
+    return f"next, check it: aws sts get-caller-identity --profile {profile}"
+
+
+def _names_project(settings: Settings) -> bool:
+    return bool(settings.project_code or settings.project_id or settings.exchange_url)
 
 
 def _handle_static_keys(ctx: Context, profile: str, shadowing: list[str]) -> None:
@@ -143,16 +232,43 @@ def _migrate(ctx: Context, profile: str) -> None:
     )
 
 
+def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
+    from mdh_creds.aws.account_id import lookup_account_id
+    from mdh_creds.cli.context import make_broker
+
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
+    account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
+    write_profile(config, profile, {"aws_account_id": account_id})
+    ctx.stderr.write(f"mdh-creds: wrote aws_account_id = {account_id} to profile {profile}\n")
+
+
 def _create_table(ctx: Context, profile: str) -> None:
     from mdh_creds.aws.clients import aws_client
     from mdh_creds.cache.dynamodb import create_table
-    from mdh_creds.settings.model import parse_settings
 
-    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile})
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile}, warn_unknown=False)
     table = settings.dynamodb_table
-    created = create_table(aws_client("dynamodb", settings, ctx.environ), table)
+    try:
+        created = create_table(aws_client("dynamodb", settings, ctx.environ), table)
+    except CacheUnavailable as exc:
+        raise ConfigError(_table_advice(ctx, settings.aws_profile, profile, exc)) from exc
     ctx.stderr.write(
         f"mdh-creds: created table {table}\n"
         if created
         else f"mdh-creds: table {table} already exists\n"
     )
+
+
+def _table_advice(
+    ctx: Context, aws_profile: str | None, profile: str, exc: CacheUnavailable
+) -> str:
+    """The table error, with what to set: the plugin's own calls never use the mdh profile."""
+    if aws_profile:
+        return f"{exc} (through mdh_aws_profile {aws_profile})"
+    if select_profile({}, ctx.environ) == profile:
+        return (
+            f"{exc}: the plugin's own AWS calls never use the mdh profile {profile} (which "
+            "AWS_PROFILE names); set mdh_aws_profile (--aws-profile, MDH_AWS_PROFILE) to a "
+            "profile whose AWS credentials may create the table"
+        )
+    return f"{exc}: give the plugin AWS credentials with mdh_aws_profile (--aws-profile)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mdh_creds.aws.guard import guard_children, refuse_nesting
-from mdh_creds.cli.context import Context, make_broker
+from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.formats import to_process_json
 
 HELP = "print credential_process JSON (the default command)"
@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(ctx: Context) -> int:
     refuse_nesting(ctx.environ, NESTED_PROCESS)
+    settings = load_settings(ctx)
     with guard_children():  # an AWS client's credential_process started here must not loop
-        creds = make_broker(ctx).get_credentials()
-    ctx.stdout.write(to_process_json(creds) + "\n")
+        creds = make_broker(ctx, settings).get_credentials()
+    ctx.stdout.write(to_process_json(creds, settings.account_id) + "\n")
     ctx.stdout.flush()
     return 0

@@ -1,20 +1,27 @@
-"""``mdh-creds status``: every setting with its source (secrets masked), the cache, its entries."""
+"""``mdh-creds status``: every setting with its source (secrets masked) and every value resolved
+from them: the cache folder and backend, its entries, the clock skew, and whether the profile's
+``credential_process`` can be started. The human form and ``--json`` hold the same facts."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from mdh_creds.broker import EntryStatus
-from mdh_creds.cache.stored import KIND_CREDENTIALS
+from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
+from mdh_creds.cli.launcher import check_process
 from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.settings.awsconfig import find_shadowing_keys
 from mdh_creds.settings.model import Settings
+from mdh_creds.settings.profiles import load_profile
+from mdh_creds.settings.typos import unknown_key_warnings
 
-HELP = "show settings with their sources, the cache and its entries"
+HELP = "show settings with their sources, the cache, its entries and what to fix"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(ctx: Context) -> int:
     """Exit 3 on a configuration error. With ``--json`` the exit code is a health check: 0 only
     when valid (fresh or stale, unexpired) credentials are at hand in the cache, else 1."""
-    report = collect_status(ctx, load_settings(ctx))
+    report = collect_status(ctx, load_settings(ctx, warn_unknown=False))
     if report.get("error") is not None:
         code = 3
     elif ctx.flags.get("json"):
@@ -40,26 +47,69 @@ def run(ctx: Context) -> int:
 
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     """A JSON-able report; a configuration error is reported in it, not raised."""
+    from mdh_creds.factory import cache_folder
+
+    folder = cache_folder(settings, ctx.environ)
+    cache = _cache(ctx, settings)
     report: dict[str, Any] = {
         "profile": settings.profile,
         "config_file": str(settings.config_file),
         "profile_found": settings.profile_found,
-        "settings": {
-            name: {"value": item.shown(), "source": item.source}
-            for name, item in settings.items.items()
-        },
+        "settings": shown_settings(settings, folder),
         "error": None,
         "healthy": False,  # valid credentials at hand (the exit code of ``status --json``)
+        "cache": describe_cache(settings, cache, folder),
         "entries": [],
-        "warnings": shadowing_warnings(ctx, settings),
+        "clock_skew_seconds": None,
+        **profile_checks(ctx, settings),
     }
     try:
-        broker = make_broker(ctx, settings)
+        _add_entries(report, make_broker(ctx, settings, cache=cache))
     except MdhCredsError as exc:
         report["error"] = str(exc)
-        return report
-    report["cache"] = describe_cache(settings, broker, ctx)
-    entries = list(broker.entries())
+    return report
+
+
+def profile_checks(ctx: Context, settings: Settings) -> dict[str, Any]:
+    """The profile's ``credential_process`` and what to fix: unknown keys, shadowing static
+    keys, a program that cannot be started."""
+    keys = load_profile(str(settings.config_file), settings.profile) or {}
+    process = check_process(keys.get("credential_process"), settings.profile, ctx.environ)
+    where = f"profile {settings.profile} of {settings.config_file}"
+    warnings = unknown_key_warnings(keys, where) + shadowing_warnings(ctx, settings)
+    if process.warning and settings.profile_found:  # no profile: the error says what to run
+        warnings.append(process.warning)
+    found = {"program": process.program, "found": process.found, "path": process.found_at}
+    return {"credential_process": found, "warnings": warnings}
+
+
+def shown_settings(settings: Settings, folder: Path) -> dict[str, dict[str, str]]:
+    """Each setting as shown (secrets masked); the cache folder as resolved, never unset."""
+    shown = {
+        name: {"value": item.shown(), "source": item.source}
+        for name, item in settings.items.items()
+    }
+    if settings.cache_dir is None:
+        shown["cache_dir"]["value"] = str(folder)
+    return shown
+
+
+def _cache(ctx: Context, settings: Settings) -> CacheBackend | None:
+    """The cache the settings name (``None`` with ``--no-cache`` or when it cannot run)."""
+    from mdh_creds.clock import utc_now
+    from mdh_creds.factory import build_cache, exchange_budget
+
+    if ctx.flags.get("no_cache"):
+        return None
+    return build_cache(settings, ctx.environ, utc_now, exchange_budget(settings))
+
+
+def _add_entries(report: dict[str, Any], broker: Any) -> None:
+    try:
+        entries = list(broker.entries())
+    except MdhCredsError as exc:  # an unreachable table: a warning, not a failed status
+        report["warnings"].append(str(exc))
+        return
     report["entries"] = [
         {
             "kind": e.kind,
@@ -72,10 +122,8 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         for e in entries
     ]
     report["clock_skew_seconds"] = measured_skew(entries)
-    report["healthy"] = any(
-        e.kind == KIND_CREDENTIALS and e.state in ("fresh", "stale") for e in entries
-    )
-    return report
+    wanted = KIND_TOKEN if broker.tokens_only else KIND_CREDENTIALS  # an API client: its token
+    report["healthy"] = any(e.kind == wanted and e.state in ("fresh", "stale") for e in entries)
 
 
 def measured_skew(entries: list[EntryStatus]) -> float | None:
@@ -88,27 +136,48 @@ def measured_skew(entries: list[EntryStatus]) -> float | None:
 
 
 def render_status(report: dict[str, Any]) -> str:
+    """The report for humans: the same facts as ``--json``, with no Python ``None`` in sight."""
     lines = [
         f"profile      {report['profile']} in {report['config_file']}"
         + ("" if report["profile_found"] else " (profile not found)")
     ]
     for name, item in report["settings"].items():
         lines.append(f"  {name:<18} {item['value']:<40} {item['source']}")
-    if report.get("cache"):
-        cache = report["cache"]
-        lines.append(f"cache        {cache['backend']} ({cache['where'] or 'nothing kept'})")
-    for entry in report["entries"]:
-        where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
-        lines.append(f"  {where:<22} {entry['state']:<15} expires {entry['expires_at']}")
-    skew = report.get("clock_skew_seconds")
-    if skew is not None:
+    cache = report["cache"]
+    lines.append(f"cache        {cache['backend']} ({cache['where']})")
+    lines.append(f"cache folder {cache['folder']}")
+    lines += _entry_lines(report)
+    skew = report["clock_skew_seconds"]
+    if skew is None:
+        lines.append("clock skew   not measured yet (no exchange is cached)")
+    else:
         warning = "  (over 5 minutes: fix the system clock)" if abs(skew) > 300 else ""
         lines.append(f"clock skew   {skew:+.0f} s against MDH{warning}")
-    for warning in report.get("warnings", []):
-        lines.append(f"warning      {warning}")
+    lines.append(_process_line(report["credential_process"], report["profile"]))
+    lines += [f"warning      {warning}" for warning in report["warnings"]]
     if report["error"]:
         lines.append(f"error        {report['error']}")
     return "\n".join(lines) + "\n"
+
+
+def _process_line(process: dict[str, Any], profile: str) -> str:
+    if process["program"] is None:
+        return f"credential_process none in profile {profile}"
+    if not process["found"]:
+        return f"credential_process runs {process['program']} (NOT FOUND)"
+    where = "" if process["path"] == process["program"] else f" at {process['path']}"
+    return f"credential_process runs {process['program']} (found{where})"
+
+
+def _entry_lines(report: dict[str, Any]) -> list[str]:
+    if not report["entries"]:
+        return ["entries      none"]
+    lines = ["entries"]
+    for entry in report["entries"]:
+        expires = f"expires {entry['expires_at']}" if entry["expires_at"] else ""
+        where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
+        lines.append(f"  {where:<22} {entry['state']:<15} {expires}".rstrip())
+    return lines
 
 
 def shadowing_warnings(ctx: Context, settings: Settings) -> list[str]:

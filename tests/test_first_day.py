@@ -1,0 +1,351 @@
+"""The first day, as a new user lives it: each mistake, run through the installed ``mdh-creds``
+script in a real process with its own HOME, gets one message that names what to fix, with the
+right exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Result, World
+
+SCRIPT = Path(sys.executable).parent / "mdh-creds"
+
+
+def mdh_creds(world: World, *args: str, cwd: Path | None = None, **env: str) -> Result:
+    """The console script, as a user at a shell runs it."""
+    done = subprocess.run(
+        [str(SCRIPT), *args],
+        env=world.env(**env),
+        cwd=cwd or world.tmp,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def error_line(result: Result) -> str:
+    """The one error line; a failed run says nothing else and prints no traceback."""
+    lines = result.err.splitlines()
+    assert lines and lines[-1].startswith("mdh-creds: "), result.err
+    assert "Traceback" not in result.err
+    return lines[-1]
+
+
+def configure_args(world: World, *extra: str) -> list[str]:
+    return [
+        "configure",
+        "--profile",
+        "mdh",
+        "--service-account",
+        world.account.name,
+        "--private-key-file",
+        str(world.account.key_file),
+        "--project-code",
+        world.account.project_code,
+        *extra,
+    ]
+
+
+@pytest.fixture
+def empty(world: World) -> World:
+    """A machine where nothing is configured yet."""
+    world.config.write_text("", encoding="utf-8")
+    return world
+
+
+# --- nothing configured ---------------------------------------------------------------------
+
+
+def test_nothing_configured_points_at_configure(empty: World) -> None:
+    result = mdh_creds(empty, AWS_PROFILE="")
+    assert result.code == 3 and result.out == ""
+    line = error_line(result)
+    assert result.err.count("\n") == 1
+    assert "no MDH service account is configured for profile default" in line
+    assert "has no such profile" in line
+    assert "run mdh-creds configure --profile mdh --service-account NAME" in line
+    assert "--private-key-file KEY.pem --project-code CODE, then use --profile mdh" in line
+
+
+def test_clear_all_needs_no_profile(world: World) -> None:
+    world.write_profile(mdh_cache_dir=None)  # the default folder: $XDG_CACHE_HOME/mdh-creds
+    assert mdh_creds(world, "process").code == 0
+    default_folder = world.tmp / "xdg-cache" / "mdh-creds"
+    assert len(list(default_folder.glob("*.bin"))) == 2
+    world.config.write_text("", encoding="utf-8")
+    result = mdh_creds(world, "clear", "--all", AWS_PROFILE="", MDH_CACHE="file")
+    assert result.code == 0, result.err
+    assert result.err == f"mdh-creds: removed 2 cached entries (files in {default_folder})\n"
+    assert list(default_folder.glob("*.bin")) == []
+
+
+# --- misspelt keys --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant", "code", "error"),
+    [
+        ("mdh_serviceaccount", "mdh_service_account", 3, "mdh_service_account is not set"),
+        ("mdh_projectcode", "mdh_project_code", 4, "answered HTTP 400 (missing ProjectCode)"),
+        ("mdh_cahce", "mdh_cache", 0, None),
+    ],
+)
+def test_misspelt_key_names_the_key_meant(
+    world: World, typo: str, meant: str, code: int, error: str | None
+) -> None:
+    value = world.keys.pop(meant)
+    world.write_profile(**{typo: value})
+    result = mdh_creds(world, "process", "--profile", "mdh")
+    assert result.code == code, result.err
+    warning = (
+        f"mdh-creds: WARNING: unknown key {typo} in profile mdh of {world.config}: "
+        f"did you mean {meant}?"
+    )
+    assert result.err.splitlines()[0] == warning
+    if error:
+        assert error in error_line(result) and result.out == ""
+    else:
+        assert json.loads(result.out)["Version"] == 1
+
+
+def test_status_and_configure_name_a_misspelt_token_url(world: World) -> None:
+    world.write_profile(mdh_token_url=None, mdh_tokenurl=world.emulator.token_url)
+    expected = (
+        f"unknown key mdh_tokenurl in profile mdh of {world.config}: did you mean mdh_token_url?"
+    )
+    status = json.loads(mdh_creds(world, "status", "--json").out)
+    assert expected in status["warnings"]
+    human = mdh_creds(world, "status")
+    assert f"warning      {expected}" in human.out.splitlines()
+    assert "WARNING" not in human.err  # said once, in the report
+    configured = mdh_creds(world, *configure_args(world))
+    assert configured.code == 0, configured.err
+    assert f"mdh-creds: warning: {expected}" in configured.err.splitlines()
+    assert world.emulator.count("token") == 0
+
+
+# --- configure ------------------------------------------------------------------------------
+
+
+def test_configure_writes_absolute_paths_a_region_and_names_the_next_step(empty: World) -> None:
+    keys = empty.tmp / "keys"
+    keys.mkdir()
+    (keys / "sa.pem").write_text(empty.account.key_pair.private_pem)
+    (keys / "sa.pem").chmod(0o600)
+    args = configure_args(empty)
+    args[args.index("--private-key-file") + 1] = "sa.pem"  # relative to the folder it runs in
+    result = mdh_creds(empty, *args, cwd=keys)
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert result.err.splitlines()[-1] == (
+        "mdh-creds: next, check it: aws sts get-caller-identity --profile mdh"
+    )
+    written = empty.config.read_text()
+    assert f"credential_process = {SCRIPT} process --profile mdh\n" in written
+    assert f"mdh_private_key_file = {keys / 'sa.pem'}\n" in written
+    assert "region = us-east-1\n" in written
+
+
+@pytest.mark.parametrize(
+    "old",
+    ["mdh-creds process --profile mdh", "/gone/venv/bin/python -m mdh_creds process --profile mdh"],
+    ids=["bare-name", "removed-environment"],
+)
+def test_configure_repairs_its_own_command_and_keeps_anyone_elses(world: World, old: str) -> None:
+    world.write_profile(credential_process=old)
+    assert mdh_creds(world, "configure", "--profile", "mdh").code == 0
+    assert f"credential_process = {SCRIPT} process --profile mdh\n" in world.config.read_text()
+    world.write_profile(credential_process="/opt/custom/helper --json")
+    assert mdh_creds(world, "configure", "--profile", "mdh").code == 0
+    assert "credential_process = /opt/custom/helper --json\n" in world.config.read_text()
+
+
+def test_configure_keeps_a_region_unless_told(world: World) -> None:
+    world.write_profile(region="eu-west-1")
+    assert mdh_creds(world, *configure_args(world)).code == 0
+    assert "region = eu-west-1\n" in world.config.read_text()
+    assert mdh_creds(world, *configure_args(world, "--region", "eu-central-1")).code == 0
+    assert "region = eu-central-1\n" in world.config.read_text()
+    bad = mdh_creds(world, *configure_args(world, "--region", "Frankfurt"))
+    assert bad.code == 3
+    assert "invalid --region 'Frankfurt': an AWS region looks like us-east-1" in error_line(bad)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist (from flag --private-key-file)"),
+        ("this is not a key\n", "is neither PEM nor base64-encoded PEM"),
+    ],
+    ids=["missing", "not-a-key"],
+)
+def test_configure_refuses_a_key_file_that_holds_no_key(
+    empty: World, content: str | None, message: str
+) -> None:
+    path = empty.tmp / "wrong.pem"
+    if content is not None:
+        path.write_text(content)
+        path.chmod(0o600)
+    args = configure_args(empty)
+    args[args.index("--private-key-file") + 1] = str(path)
+    result = mdh_creds(empty, *args)
+    assert result.code == 3
+    line = error_line(result)
+    assert str(path) in line and message in line
+    assert empty.config.read_text() == ""  # nothing written
+
+
+@pytest.mark.parametrize("shape", ["pem", "base64-body"])
+def test_a_key_pasted_where_its_path_belongs_is_refused_unechoed(empty: World, shape: str) -> None:
+    pem = empty.account.key_pair.private_pem
+    pasted = pem if shape == "pem" else "".join(pem.splitlines()[1:-1])
+    body_line = pem.splitlines()[2]
+    args = configure_args(empty)
+    args[args.index("--private-key-file") + 1] = pasted
+    for result in (
+        mdh_creds(empty, *args),
+        mdh_creds(empty, "process", "--profile", "mdh", MDH_PRIVATE_KEY_FILE=pasted),
+    ):
+        assert result.code == 3
+        assert "this looks like a key, not a path" in error_line(result)
+        assert body_line not in result.err and pasted not in result.err
+    assert empty.config.read_text() == ""
+
+
+def test_configure_names_what_is_still_missing(empty: World) -> None:
+    result = mdh_creds(empty, "configure", "--profile", "mdh", "--project-code", "RK.1.P")
+    assert result.code == 0, result.err
+    assert result.err.splitlines()[-1] == (
+        "mdh-creds: profile mdh still needs: mdh-creds configure --profile mdh "
+        "--service-account NAME --private-key-file KEY.pem"
+    )
+
+
+def test_create_table_through_the_mdh_profile_names_mdh_aws_profile(world: World) -> None:
+    result = mdh_creds(world, "configure", "--profile", "mdh", "--create-table", AWS_PROFILE="mdh")
+    assert result.code == 3, result.err
+    line = error_line(result)
+    assert "the plugin's own AWS calls never use the mdh profile mdh" in line
+    assert "set mdh_aws_profile (--aws-profile, MDH_AWS_PROFILE)" in line
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def test_status_shows_every_resolved_value(world: World) -> None:
+    world.write_profile(mdh_cache_dir=None)
+    configured = mdh_creds(world, *configure_args(world))
+    assert configured.code == 0, configured.err
+    assert mdh_creds(world, "process").code == 0
+    report = json.loads(mdh_creds(world, "status", "--json").out)
+    folder = str(world.tmp / "xdg-cache" / "mdh-creds")
+    assert report["settings"]["cache_dir"] == {"value": folder, "source": "default"}
+    assert report["cache"] == {
+        "setting": "file",
+        "backend": "file",
+        "where": f"files in {folder}",
+        "folder": folder,
+    }
+    assert sorted((e["kind"], e["state"]) for e in report["entries"]) == [
+        ("credentials", "fresh"),
+        ("token", "fresh"),
+    ]
+    assert report["clock_skew_seconds"] == 0
+    assert report["credential_process"] == {
+        "program": str(SCRIPT),
+        "found": True,
+        "path": str(SCRIPT),
+    }
+    assert report["warnings"] == [] and report["error"] is None
+    human = mdh_creds(world, "status").out
+    assert "None" not in human and "(not set)" not in human.split("cache_dir")[1].splitlines()[0]
+    assert f"cache folder {folder}" in human
+    assert f"credential_process runs {SCRIPT} (found)" in human
+    assert "clock skew   +0 s against MDH" in human
+
+
+@pytest.mark.parametrize(
+    ("process", "warning"),
+    [
+        (None, "profile mdh has no credential_process: run mdh-creds configure --profile mdh"),
+        (
+            "/nonexistent/bin/mdh-creds process --profile mdh",
+            "runs /nonexistent/bin/mdh-creds, which does not exist: run mdh-creds configure",
+        ),
+        (
+            "mdh-creds process --profile mdh",
+            "runs mdh-creds without a full path (not found on this PATH)",
+        ),
+    ],
+    ids=["absent", "gone", "bare-name"],
+)
+def test_status_checks_credential_process(world: World, process: str | None, warning: str) -> None:
+    world.write_profile(credential_process=process)
+    result = mdh_creds(world, "status", "--json", PATH="/usr/bin:/bin")
+    assert result.code == 1, result.err  # the health check: nothing cached yet
+    report = json.loads(result.out)
+    assert report["healthy"] is False and report["error"] is None
+    assert report["credential_process"]["found"] is False
+    assert any(warning in line for line in report["warnings"]), report["warnings"]
+
+
+def test_status_with_nothing_configured_says_what_to_run(empty: World) -> None:
+    result = mdh_creds(empty, "status", AWS_PROFILE="")
+    assert result.code == 3
+    assert "None" not in result.out
+    assert "credential_process none in profile default" in result.out
+    assert "error        no MDH service account" in result.out
+    assert "mdh-creds configure --profile mdh" in result.out
+
+
+# --- MDH refusals ---------------------------------------------------------------------------
+
+
+def test_403_echoes_the_project_code_and_where_it_came_from(world: World) -> None:
+    world.write_profile(mdh_project_code="RK.OTHER.Project")
+    result = mdh_creds(world, "process")
+    assert result.code == 4
+    line = error_line(result)
+    assert result.err.count("\n") == 1
+    assert "answered HTTP 403" in line
+    assert (
+        "MDH refused project code 'RK.OTHER.Project' "
+        f"(from mdh_project_code in profile mdh of {world.config})" in line
+    )
+
+
+def test_403_echoes_the_project_id_from_a_flag(world: World) -> None:
+    world.write_profile(
+        mdh_project_code=None, mdh_exchange_url=world.emulator.exchange_url_for("{project_id}")
+    )
+    result = mdh_creds(world, "process", "--project-id", "not-mine")
+    assert result.code == 4
+    assert "MDH refused project id 'not-mine' (from flag --project-id)" in error_line(result)
+
+
+# --- help -----------------------------------------------------------------------------------
+
+
+def test_help_puts_a_commands_own_options_first() -> None:
+    def help_of(*args: str) -> str:
+        done = subprocess.run(
+            [str(SCRIPT), *args, "--help"], capture_output=True, text=True, timeout=60, check=True
+        )
+        return done.stdout
+
+    configure = help_of("configure")
+    assert configure.index("--region") < configure.index("common options:")
+    assert configure.index("common options:") < configure.index("setting flags:")
+    assert configure.index("setting flags:") < configure.index("--service-account")
+    assert "--cache {auto,keyring,file,dynamodb,memory,none}" in configure
+    assert configure.startswith("usage: mdh-creds configure [-h] [--region REGION]")
+    top = help_of()
+    assert "start here:" in top and "mdh-creds configure --profile mdh --service-account" in top
+    assert "--service-account" not in top.split("start here:")[0]
