@@ -15,7 +15,10 @@ BASE_COLOR = "#b0b0b0"
 
 
 def _bars(row: Row) -> tuple[list[str], list[float], list[str], str]:
-    scale, unit = (1e6, "µs per call") if row.unit == "s/call" else (1000.0, "ms")
+    scale, unit = {
+        "s/call": (1e6, "µs per call"),
+        "req": (1.0, "DynamoDB requests per machine"),
+    }.get(row.unit, (1000.0, "ms"))
     assert row.ours is not None
     if row.baseline is not None:
         values = [row.baseline * scale, row.ours * scale]

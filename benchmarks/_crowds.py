@@ -1,7 +1,7 @@
-"""Rows 4 and 5: many cold processes at once must share one exchange (single flight).
+"""Row 4: many cold processes at once must share one exchange (single flight).
 
-4. Storm: N processes on one fresh file-cache folder (a file lock per entry).
-5. Fleet: N processes, each with its own folder, sharing one fresh DynamoDB table (a lease).
+Storm: N processes on one fresh file-cache folder (a file lock per entry). The fleet on one
+DynamoDB table, with its request counts, is row 5 (``_fleet``).
 
 The emulator delays the first exchange so the processes overlap while it is in flight. Each trial
 counts the exchange and token requests it caused, the latency of every process (its own start
@@ -101,22 +101,3 @@ def measure_storm(world: World, processes: int, delay: float, trials: int) -> Ro
 
     done = _trials(world, trials, delay, commands)
     return _row("storm", f"4. storm: {processes} cold, file cache", done, processes, delay)
-
-
-def measure_fleet(world: World, processes: int, delay: float, trials: int) -> Row:
-    """Row 5: cold processes with their own folders on one fresh DynamoDB table."""
-
-    def commands(index: int) -> list[Command]:
-        table = f"mdh-creds-fleet-{index}"
-        world.create_table(table)
-        return [
-            Command(
-                f"fleet {i}",
-                process_argv(world),
-                world.mdh_env("dynamodb", world.cache_dir(f"fleet-{index}-{i}"), table=table),
-            )
-            for i in range(processes)
-        ]
-
-    done = _trials(world, trials, delay, commands)
-    return _row("fleet", f"5. fleet: {processes} cold, DynamoDB", done, processes, delay)

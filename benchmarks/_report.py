@@ -111,6 +111,8 @@ def show(value: float | None, unit: str) -> str:
         return "-"
     if unit == "s/call":
         return f"{value * 1e6:.3f} µs/call"
+    if unit == "req":
+        return f"{value:.2f} req/machine"
     return f"{value * 1000:.1f} ms"
 
 

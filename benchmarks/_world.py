@@ -1,5 +1,6 @@
 """The isolated world every benchmark runs in: a temp HOME and AWS config, the MDH emulator with
-one account, a moto server, a DynamoDB table and (when it can run) a private Secret Service.
+one account, a moto server behind a counting proxy (every DynamoDB request of mdh-creds goes
+through it), a DynamoDB table and (when it can run) a private Secret Service.
 
 Each child gets an environment built from scratch here: the parent's AWS_*, MDH_* and keyring or
 D-Bus variables are scrubbed, HOME and the AWS config files point into the temp folder, and the
@@ -23,6 +24,7 @@ from typing import Any
 from mdh_creds.testing.emulator import MdhEmulator
 from mdh_creds.testing.keys import generate_key_pair
 from mdh_creds.testing.minters import moto_iam_minter
+from mdh_creds.testing.proxy import CountingProxy
 from mdh_creds.testing.servers import (
     ServerError,
     private_xdg,
@@ -97,6 +99,7 @@ class World:
     home_env: dict[str, str]
     iam: Any
     plain_minter: Any
+    proxy: CountingProxy
     static_keys: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -148,11 +151,19 @@ class World:
             settings["MDH_CACHE_DIR"] = str(folder)
         return settings
 
-    def mdh_env(self, cache: str, folder: Path | None = None, table: str = TABLE) -> dict[str, str]:
-        """Environment of ``mdh-creds process`` for one cache backend."""
+    def mdh_env(
+        self,
+        cache: str,
+        folder: Path | None = None,
+        table: str = TABLE,
+        endpoint: str | None = None,
+    ) -> dict[str, str]:
+        """Environment of ``mdh-creds process`` for one cache backend; DynamoDB through the
+        counting proxy (``endpoint``: a machine's own URL on it, ``proxy.url_for``)."""
         env = self.env(**self.mdh_settings(cache, folder))
         if cache == "dynamodb":
-            env.update(FAKE_AWS, AWS_ENDPOINT_URL=self.moto_url, MDH_DYNAMODB_TABLE=table)
+            url = endpoint or self.proxy.url
+            env.update(FAKE_AWS, AWS_ENDPOINT_URL=url, MDH_DYNAMODB_TABLE=table)
         if cache == "keyring" and self.keyring_env:
             env.update(self.keyring_env)
         return env
@@ -229,8 +240,10 @@ def open_world(keyring: bool = True) -> Iterator[World]:
         if keyring:
             reach, skip = _secret_service(home, home_env, stack)
         iam = boto_client("iam", moto_url)
+        proxy = CountingProxy(moto_url).start()
+        stack.callback(proxy.stop)
         world = World(
-            root, emulator, key_file, moto_url, reach, skip, home_env, iam, emulator.minter
+            root, emulator, key_file, moto_url, reach, skip, home_env, iam, emulator.minter, proxy
         )
         world.static_keys = _static_keys(iam)
         world.write_config()

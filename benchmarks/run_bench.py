@@ -7,7 +7,8 @@ measures, each comparison interleaved so machine noise hits both sides alike:
 2. the AWS CLI through credential_process against static keys;
 3. a cold exchange against a minimal requests + PyJWT script;
 4. a storm of cold processes on one file cache (single flight);
-5. a fleet of cold processes on one DynamoDB table (single flight);
+5. cold fleets of 8, 32 and 64 machines on one DynamoDB table, each request counted (single
+   flight at a flat cost per machine), then their warm rounds (local copies);
 6. in-process credential reads against a static boto3 session;
 7. the credentials endpoint's answer time from a client on this machine;
 8. the exchanges a long-lived ``exec --server`` child causes, however often it asks.
@@ -28,8 +29,9 @@ from typing import Any
 
 from _calls import measure_aws_cli, measure_cold
 from _chart import draw
-from _crowds import measure_fleet, measure_storm
+from _crowds import measure_storm
 from _endpoint import measure_endpoint, measure_long_child
+from _fleet import measure_fleets
 from _hits import measure_hits
 from _imports import measure_imports
 from _inprocess import measure_inprocess
@@ -47,7 +49,15 @@ from _report import (
 from _world import World, compile_package, open_world
 
 HERE = Path(__file__).resolve().parent
-QUICK = {"rounds": 3, "trials": 1, "blocks": 4, "calls": 500, "requests": 100, "child_seconds": 9}
+QUICK: dict[str, int | str] = {
+    "rounds": 3,
+    "trials": 1,
+    "blocks": 4,
+    "calls": 500,
+    "requests": 100,
+    "child_seconds": 9,
+    "fleets": "4,8",
+}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -55,7 +65,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds (rows 1-3)")
     parser.add_argument("--quick", action="store_true", help="few rounds: a smoke run")
     parser.add_argument("--storm", type=int, default=32, help="processes in the storm (row 4)")
-    parser.add_argument("--fleet", type=int, default=8, help="processes in the fleet (row 5)")
+    parser.add_argument(
+        "--fleets", default="8,32,64", help="machines per fleet, comma-separated (row 5)"
+    )
     parser.add_argument("--delay", type=float, default=0.3, help="exchange delay (rows 4-5), s")
     parser.add_argument("--trials", type=int, default=3, help="storms and fleets to run")
     parser.add_argument("--blocks", type=int, default=20, help="blocks per session (row 6)")
@@ -69,7 +81,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
-            setattr(args, name, min(getattr(args, name), value))
+            smaller = value if isinstance(value, str) else min(getattr(args, name), value)
+            setattr(args, name, smaller)
+    args.fleets = [int(n) for n in str(args.fleets).split(",") if n.strip()]
     return args
 
 
@@ -109,8 +123,8 @@ def measure_all(world: World, args: argparse.Namespace, extra: dict[str, Any]) -
     )
     rows += guarded(
         "fleet",
-        "5. fleet",
-        lambda: [measure_fleet(world, args.fleet, args.delay, args.trials)],
+        "5. fleets",
+        lambda: measure_fleets(world, args.fleets, args.delay, args.trials),
     )
     rows += guarded(
         "inprocess",

@@ -24,7 +24,7 @@ from mdh_creds.testing.servers import (
     start_secret_service,
 )
 
-__all__ = ["SECRET_SERVICE_BACKEND", "SECRET_SERVICE_PASSWORD", "TABLE", "free_port"]
+__all__ = ["SECRET_SERVICE_BACKEND", "SECRET_SERVICE_PASSWORD", "TABLE", "Calls", "free_port"]
 TABLE = "mdh-creds-cache"
 
 
@@ -76,6 +76,20 @@ def dynamodb_client(url: str, **config: Any) -> Any:
         aws_secret_access_key="testing",
         config=Config(**config) if config else None,
     )
+
+
+class Calls:
+    """Counts the DynamoDB operations a real boto3 client sends (botocore's event hooks)."""
+
+    def __init__(self, client: Any) -> None:
+        self.made: list[str] = []
+        client.meta.events.register("before-call.dynamodb.*", self._note)
+
+    def _note(self, model: Any, **_: Any) -> None:
+        self.made.append(model.name)
+
+    def count(self, operation: str) -> int:
+        return self.made.count(operation)
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """The Lambda refresher against the emulator and a moto DynamoDB table: one exchange, the broker
-kept across warm invocations, the table always the cache, and no secret out."""
+kept across warm invocations, the table always the cache, one EMF metrics line per invocation,
+and no secret out."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import secrets
@@ -16,6 +19,7 @@ from conftest import World, secrets_of
 from mdh_creds import aws_lambda
 from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.clock import parse_timestamp
+from mdh_creds.errors import MdhCredsError
 from mdh_creds.testing import MintRequest
 from servers import TABLE
 
@@ -140,3 +144,60 @@ def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(
     late = environment.handle({}, LambdaContext())
     assert (first["status"], late["status"]) == ("refreshed", "stale")
     assert late["expires_at"] == first["expires_at"]
+
+
+EMF_UNITS = {"Count", "Seconds", "Milliseconds", "None"}
+
+
+def emf_metrics(line: str) -> dict[str, Any]:
+    """The metrics of one EMF line, after checking it is what CloudWatch extracts metrics from:
+    the ``_aws`` metadata, one directive in ``MdhCreds``, every referenced member at the root."""
+    document = json.loads(line)
+    aws = document["_aws"]
+    assert isinstance(aws["Timestamp"], int)
+    assert abs(aws["Timestamp"] / 1000 - time.time()) < 300
+    (directive,) = aws["CloudWatchMetrics"]
+    assert directive["Namespace"] == "MdhCreds"
+    for dimension_set in directive["Dimensions"]:
+        assert 1 <= len(dimension_set) <= 30
+        assert all(isinstance(document[name], str) for name in dimension_set)
+    metrics = {}
+    for metric in directive["Metrics"]:
+        assert metric["Unit"] in EMF_UNITS
+        value = document[metric["Name"]]
+        assert isinstance(value, int | float) and not isinstance(value, bool)
+        metrics[metric["Name"]] = value
+    return {**metrics, "Outcome": document["Outcome"], "Table": document["Table"]}
+
+
+def test_every_invocation_prints_one_emf_line_with_no_secret(
+    lambda_env: RecordingMinter, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = io.StringIO()
+    environment = aws_lambda.ExecutionEnvironment(out=out)
+    world.emulator.credential_lifetime = 4
+    results = [environment.handle({}, LambdaContext()), environment.handle({}, LambdaContext())]
+    time.sleep(2.9)
+    world.emulator.fail("exchange", 503, times=10)
+    results.append(environment.handle({}, LambdaContext()))
+    monkeypatch.delenv("MDH_SERVICE_ACCOUNT")
+    with pytest.raises(MdhCredsError):
+        aws_lambda.ExecutionEnvironment(out=out).handle({}, LambdaContext())
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4
+    refreshed, fresh, stale, failed = (emf_metrics(line) for line in lines)
+    assert [r["status"] for r in results] == ["refreshed", "fresh", "stale"]
+    assert refreshed["Outcome"] == "refreshed" and refreshed["Refreshed"] == 1
+    assert refreshed["Exchanges"] == 2  # the access token and the credentials
+    assert 0 < refreshed["SecondsToExpiry"] <= 4
+    assert fresh["Outcome"] == "fresh" and fresh["Exchanges"] == 0 and fresh["Refreshed"] == 0
+    assert stale["Outcome"] == "stale" and stale["Stale"] == 1 and stale["Exchanges"] == 0
+    assert 0 <= stale["SecondsToExpiry"] < 2
+    assert failed["Outcome"] == "error" and failed["Failed"] == 1
+    assert "SecondsToExpiry" not in failed
+    assert {m["Table"] for m in (refreshed, fresh, stale, failed)} == {TABLE}
+    assert all(m["LeaseWaitSeconds"] >= 0 for m in (refreshed, fresh, stale))
+    key_lines = world.account.key_pair.private_pem.strip().splitlines()[1:-1]
+    for secret in secrets_of(world, *lambda_env.minted, *key_lines):
+        assert secret not in out.getvalue()

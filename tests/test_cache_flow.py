@@ -64,15 +64,6 @@ def fleet(world: World, moto: Any, dynamodb_table: Any) -> World:
     return world
 
 
-def test_fleet_of_8_machines_sharing_dynamodb_does_one_exchange(fleet: World) -> None:
-    fleet.emulator.minter = sequence_minter()
-    fleet.emulator.delay("exchange", 0.5)
-    procs = [start(fleet, XDG_CACHE_HOME=str(fleet.tmp / f"machine-{n}")) for n in range(8)]
-    outputs = finish(procs)
-    assert fleet.emulator.count("exchange") == 1
-    assert len(set(outputs)) == 1
-
-
 def test_lease_holder_killed_mid_exchange_is_taken_over(fleet: World) -> None:
     fleet.write_profile(mdh_timeout="2", mdh_retries="0")  # a short lease: about 9 s
     plain = sequence_minter()

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import time
 import uuid
+from typing import Any
 
 import pytest
 
 from conftest import Result, World
+from mdh_creds.testing.proxy import CountingProxy
+from servers import MotoServer
 
 # What a hit must not load: heavy libraries, the modules the fast path was written to avoid, and
 # any module of ours outside the light set below.
@@ -33,6 +36,7 @@ LIGHT = {
     "mdh_creds.cli",
     "mdh_creds.cli.console",
     "mdh_creds.cli.fastpath",
+    "mdh_creds.cli.logline",
     "mdh_creds.crypto",
     "mdh_creds.formats",
     "mdh_creds.freshness",
@@ -45,6 +49,7 @@ LIGHT = {
     "mdh_creds.settings.specs",
     "mdh_creds.settings.typos",
     "mdh_creds.settings.values",
+    "mdh_creds.version",
 }
 PROBE = (
     "import sys; from mdh_creds.cli.console import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "
@@ -91,6 +96,25 @@ def test_keyring_hit_is_served_without_the_keyring_library(
     assert result.code == 0, result.err
     assert loaded == []
     assert result.out == first.out
+
+
+def test_dynamodb_hit_is_served_from_the_local_copy_without_boto3_or_a_request(
+    world: World, moto: MotoServer, dynamodb_table: Any
+) -> None:
+    _client, table = dynamodb_table
+    world.write_profile(mdh_cache="dynamodb", mdh_dynamodb_table=table)
+    with CountingProxy(moto.url) as proxy:
+        world.extra_env.update(moto.env, AWS_ENDPOINT_URL=proxy.url)
+        first = world.run("process")
+        assert first.code == 0, first.err
+        assert proxy.counts()["PutItem"] >= 1  # the entry went to the table
+        proxy.reset()
+        result, loaded = run_script(world, "process", "--profile", "mdh")
+        assert proxy.records() == []
+    assert result.code == 0 and result.err == ""
+    assert loaded == []
+    assert result.out == first.out
+    assert world.emulator.count("exchange") == 1
 
 
 @pytest.mark.parametrize(

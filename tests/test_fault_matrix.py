@@ -1304,6 +1304,49 @@ def test_fault(fault: Fault, world: World, request: pytest.FixtureRequest) -> No
         fault.check(case, result)
 
 
+def assert_json_log(fault: Fault, err: str) -> None:
+    """Every stderr line is one JSON object with the fields a log pipeline keys on; a failure's
+    last line is the ``error`` event with the exit code; the expected text is in a message."""
+    documents = [json.loads(line) for line in err.splitlines()]
+    for document in documents:
+        assert isinstance(document, dict), err
+        assert {"time", "level", "event", "message"} <= set(document), document
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", document["time"])
+    if fault.code != 0:
+        assert documents[-1]["event"] == "error", err
+        assert documents[-1]["exit_code"] == fault.code
+    if fault.message is not None:
+        assert any(fault.message in d["message"] for d in documents), err
+    events = {d["event"] for d in documents}
+    assert "command" in events or fault.code != 0 or fault.served  # the fast path logs a hit
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name) for f in FAULTS if not f.bug])
+def test_fault_with_json_logs(fault: Fault, world: World, request: pytest.FixtureRequest) -> None:
+    """The same faults with ``MDH_LOG_FORMAT=json``: the same exit code and output, every log
+    line parses as JSON, and none holds a secret."""
+    case = Case(world, request)
+    fault.setup(case)
+    case.env["MDH_LOG_FORMAT"] = "json"
+    result = case.run()
+
+    assert result.code == fault.code, result.err
+    assert "Traceback" not in result.err
+    assert_json_log(fault, result.err)
+    served = assert_credentials(result.out) if fault.served else {}
+    if not fault.served:
+        assert result.out == ""
+    previous = case.previous or {}
+    creds = [served.get("SecretAccessKey"), served.get("SessionToken")]
+    creds += [previous.get("SecretAccessKey"), previous.get("SessionToken")]
+    pem = world.account.key_pair.private_pem
+    key_lines = [line for line in pem.splitlines() if line and not line.startswith("-----")]
+    for secret in secrets_of(world, *creds, *key_lines):
+        assert secret not in result.err
+        assert json.dumps(secret)[1:-1] not in result.err  # nor escaped inside a JSON string
+
+
 def test_the_matrix_covers_every_exit_code_and_outcome() -> None:
     """The table itself: names are unique and each outcome the contract names is present."""
     names = [f.name for f in FAULTS]

@@ -289,8 +289,9 @@ def test_status_shows_every_resolved_value(world: World) -> None:
 def test_status_checks_credential_process(world: World, process: str | None, warning: str) -> None:
     world.write_profile(credential_process=process)
     result = mdh_creds(world, "status", "--json", PATH="/usr/bin:/bin")
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # the health check: nothing cached yet
     report = json.loads(result.out)
+    assert report["healthy"] is False and report["error"] is None
     assert report["credential_process"]["found"] is False
     assert any(warning in line for line in report["warnings"]), report["warnings"]
 

@@ -51,7 +51,7 @@ def plant_entry(world: World, make: str) -> Path:
 def test_a_strange_entry_is_a_miss_for_process_and_status(world: World, make: str) -> None:
     entry = plant_entry(world, make)
     status = world.run("status", "--json", timeout=60)
-    assert status.code == 0, status.err
+    assert status.code == 1, status.err  # the health check: no valid credentials at hand
     states = [e["state"] for e in json.loads(status.out)["entries"] if e["kind"] == "credentials"]
     assert states == ["unreadable"]
     result = world.run("process", timeout=60)  # the fast path first, then the full command

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
         session,
         uninstall,
     )
+    from mdh_creds.version import __version__ as __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "AccessToken",
     "CacheError",
@@ -53,6 +53,7 @@ _ERRORS = (
 )
 _LAZY = {
     **dict.fromkeys(_ERRORS, "mdh_creds.errors"),
+    "__version__": "mdh_creds.version",
     "AccessToken": "mdh_creds.models",
     "TemporaryCredentials": "mdh_creds.models",
     "get_credentials": "mdh_creds.api",

@@ -16,39 +16,55 @@ The broker is built once per execution environment and reused by warm invocation
 * ``stale``: a refresh was due but failed; the cached ones (valid until ``expires_at``) were
   kept and the reason is in the log.
 
-Neither the answer nor the log carries a secret.
+Every invocation, failed ones included, prints one CloudWatch Embedded Metric Format line on
+stdout (namespace ``MdhCreds``, dimension ``Table``): ``Refreshed``, ``Stale`` and ``Failed``
+(0 or 1), ``Exchanges``, ``LeaseWaitSeconds`` and ``SecondsToExpiry``, with ``Outcome`` and
+``ExpiresAt`` as properties. Alarm on ``Stale`` or ``Failed`` at 1 and on ``SecondsToExpiry``
+falling below the refresh window.
+
+Neither the answer, the log nor the metrics carry a secret.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TextIO
 
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.cache import CacheBackend
-from mdh_creds.clock import to_timestamp
+from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.freshness import Freshness
 from mdh_creds.models import AccessToken, CacheKey, TemporaryCredentials
+from mdh_creds.version import __version__
 
 _log = logging.getLogger(__name__)
 
 
 class SaveWatch:
-    """A cache backend that passes every call through and notes the keys saved."""
+    """A cache backend that passes every call through, noting the keys saved (each one an
+    exchange) and the time spent waiting for locks, per invocation (``reset``)."""
 
     def __init__(self, inner: CacheBackend) -> None:
         self.inner = inner
         self.name = inner.name
         self.saved: set[CacheKey] = set()
+        self.saves = 0
+        self.lock_wait = 0.0
 
     def __repr__(self) -> str:
         return f"SaveWatch({self.inner!r})"
+
+    def reset(self) -> None:
+        self.saved.clear()
+        self.saves, self.lock_wait = 0, 0.0
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -59,6 +75,7 @@ class SaveWatch:
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         self.inner.save(key, sealed, expires_at)
         self.saved.add(key)
+        self.saves += 1
 
     def delete(self, key: CacheKey) -> None:
         self.inner.delete(key)
@@ -66,16 +83,29 @@ class SaveWatch:
     def list_keys(self) -> Iterator[CacheKey]:
         return self.inner.list_keys()
 
-    def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
-        return self.inner.lock(key, timeout)
+    @contextmanager
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
+        started, waited = time.monotonic(), False
+        try:
+            with self.inner.lock(key, timeout, ready):
+                self.lock_wait += time.monotonic() - started
+                waited = True
+                yield
+        finally:
+            if not waited:
+                self.lock_wait += time.monotonic() - started
 
 
 class ExecutionEnvironment:
     """What one Lambda execution environment keeps between invocations: the broker, built on the
     first invocation from the environment variables, its cache the DynamoDB table."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> None:
         self._environ = os.environ if environ is None else environ
+        self._out = out  # where the EMF line goes: stdout, which Lambda sends to CloudWatch
+        self._table = self._environ.get("MDH_DYNAMODB_TABLE") or "mdh-creds-cache"
         self._lock = threading.Lock()
         self._built: tuple[CredentialBroker, SaveWatch] | None = None
 
@@ -95,7 +125,10 @@ class ExecutionEnvironment:
                 from mdh_creds.settings.model import parse_settings
 
                 settings = parse_settings(self._environ, {"cache": "dynamodb"})
-                watch = SaveWatch(select_cache(settings, self._environ, name="dynamodb"))
+                self._table = settings.dynamodb_table
+                # The refresher reads the table itself: a local copy would hide an emptied table.
+                table = select_cache(settings, self._environ, name="dynamodb", local_copies=False)
+                watch = SaveWatch(table)
                 broker = build_broker(settings, environ=self._environ, cache=watch)
                 self._built = (broker, watch)
             return self._built
@@ -103,24 +136,56 @@ class ExecutionEnvironment:
     def handle(self, event: Any, context: Any) -> dict[str, str]:
         """Refresh the shared cache when its credentials are due; never return a secret.
 
-        Lambda runs one invocation at a time per execution environment, as this assumes.
+        Prints one EMF document (``aws.metrics``) whatever happens, failures included. Lambda
+        runs one invocation at a time per execution environment, as this assumes.
         """
-        del event, context
-        broker, watch = self._current()
-        watch.saved.clear()
-        entry = _refresh(broker)
-        if broker.cache is None:
-            self._built = None
-            raise CacheUnavailable(
-                "the DynamoDB cache failed during this invocation (see the warning above); "
-                "the next invocation rebuilds it"
-            )
-        status = _status(broker, watch, entry)
+        del event
+        outcome, entry = "error", None
+        try:
+            broker, watch = self._current()
+            watch.reset()
+            entry = _refresh(broker)
+            if broker.cache is None:
+                self._built = None
+                raise CacheUnavailable(
+                    "the DynamoDB cache failed during this invocation (see the warning above); "
+                    "the next invocation rebuilds it"
+                )
+            outcome = _status(broker, watch, entry)
+        finally:
+            self._emit(outcome, entry, context)
         expires_at = to_timestamp(entry.expires_at)
-        log = _log.warning if status == "stale" else _log.info
+        log = _log.warning if outcome == "stale" else _log.info
         what = "access token" if isinstance(entry, AccessToken) else "credentials"
-        log("mdh-creds cache %s; %s valid until %s", status, what, expires_at)
-        return {"status": status, "expires_at": expires_at}
+        log("mdh-creds cache %s; %s valid until %s", outcome, what, expires_at)
+        return {"status": outcome, "expires_at": expires_at}
+
+    def _emit(
+        self, outcome: str, entry: AccessToken | TemporaryCredentials | None, context: Any
+    ) -> None:
+        """The invocation's metrics: an operator alarms on ``Stale``, ``Failed`` and
+        ``SecondsToExpiry`` without a line of code."""
+        from mdh_creds.aws.metrics import emf_document
+
+        watch = self._built[1] if self._built else None
+        metrics = {
+            "Refreshed": (int(outcome == "refreshed"), "Count"),
+            "Stale": (int(outcome == "stale"), "Count"),
+            "Failed": (int(outcome == "error"), "Count"),
+            "Exchanges": (watch.saves if watch else 0, "Count"),
+            "LeaseWaitSeconds": (round(watch.lock_wait if watch else 0.0, 3), "Seconds"),
+        }
+        properties: dict[str, object] = {"Outcome": outcome, "Version": __version__}
+        if entry is not None:
+            left = entry.expires_at - (utc_now() + entry.skew)
+            metrics["SecondsToExpiry"] = (round(left.total_seconds(), 1), "Seconds")
+            properties["ExpiresAt"] = to_timestamp(entry.expires_at)
+        request = getattr(context, "aws_request_id", None)
+        if isinstance(request, str):
+            properties["RequestId"] = request
+        dimensions = {"Table": self._table}
+        line = emf_document(metrics, dimensions=dimensions, properties=properties)
+        print(line, file=self._out or sys.stdout, flush=True)
 
 
 def _refresh(broker: CredentialBroker) -> AccessToken | TemporaryCredentials:

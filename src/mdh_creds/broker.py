@@ -11,6 +11,7 @@ tokens only.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class EntryStatus:
     expires_at: datetime | None
     state: str
     skew: timedelta | None = None  # server minus local, measured when the entry was fetched
+    tier: str = ""
 
 
 class CredentialBroker:
@@ -141,22 +143,51 @@ class CredentialBroker:
         forced = self.policy.force_refresh and key.kind not in self._forced
         entry = None if forced else self._load(key, kind)
         if entry is not None and self.state(entry, window) is Freshness.FRESH:
+            self._event("cache hit", key)
             return entry
+        found: list[Entry] = []  # what ``ready`` saw, when a waiter returned without the lock
+        ready = self._fresh_stored(key, kind, window, found)
         try:
-            with self._lock(key):
+            with self._lock(key, None if forced else ready):
+                if found:
+                    return found[0]
                 entry = None if forced else (self._load(key, kind) or entry)
                 if entry is not None and self.state(entry, window) is Freshness.FRESH:
                     return entry
+                self._event("cache miss", key, state="stale" if entry else "absent")
                 fresh = self._refresh(entry, window, fetch)
         except LockTimeout:
             if entry is not None and self.state(entry, window) is Freshness.STALE:
                 _log.warning("another process is refreshing; serving cached %s", key.kind)
                 return entry
             raise
+        except CacheError as exc:  # taking the lock failed (throttled, unreachable): no cache
+            self._drop_cache(exc)
+            fresh = self._refresh(entry, window, fetch)
         self._forced.add(key.kind)
         return fresh
 
+    def _fresh_stored(
+        self, key: CacheKey, kind: type[Entry], window: timedelta, found: list[Entry]
+    ) -> Callable[[], bool]:
+        """The lock's ``ready``: is a fresh entry stored now? It keeps what it found in
+        ``found``, which the caller then serves (the second look of check-lock-check)."""
+
+        def ready() -> bool:
+            seen = self._load(key, kind)
+            if seen is not None and self.state(seen, window) is Freshness.FRESH:
+                found.append(seen)
+            return bool(found)
+
+        return ready
+
+    def _event(self, event: str, key: CacheKey, **fields: object) -> None:
+        backend = self._cache.name if self._cache is not None else "none"
+        extra = {"event": event, "backend": backend, "kind": key.kind, **fields}
+        _log.info("%s: %s (%s cache)", event, key.kind, backend, extra=extra)
+
     def _refresh(self, old: Entry | None, window: timedelta, fetch: Callable[[], Entry]) -> Entry:
+        started = time.monotonic()
         try:
             new = fetch()
         except ExchangeError as exc:
@@ -166,9 +197,13 @@ class CredentialBroker:
                     exc,
                     "credentials" if isinstance(old, TemporaryCredentials) else "access token",
                     to_timestamp(old.expires_at),
+                    extra={"event": "stale served", "kind": _kind(old)},
                 )
                 return old
             raise
+        seconds = round(time.monotonic() - started, 3)
+        extra = {"event": "exchange", "kind": _kind(new), "seconds": seconds}
+        _log.info("exchange: new %s in %.3f s", _kind(new), seconds, extra=extra)
         self._save(new)
         return new
 
@@ -185,13 +220,15 @@ class CredentialBroker:
         )
 
     @contextmanager
-    def _lock(self, key: CacheKey) -> Iterator[None]:
-        """Hold the entry's lock; a lock that cannot be taken at all (an unusable lock folder)
-        drops the cache with one warning, as any broken backend does. A timeout is raised."""
+    def _lock(self, key: CacheKey, ready: Callable[[], bool] | None) -> Iterator[None]:
+        """Hold the entry's lock (a backend may let a waiter in early once ``ready`` says a fresh
+        entry is stored); a lock that cannot be taken at all (an unusable lock folder, a
+        throttled lease) drops the cache with one warning, as any broken backend does. A
+        timeout is raised."""
         held = ExitStack()
         if self._cache is not None:
             try:
-                held.enter_context(self._cache.lock(key, self.policy.lock_timeout))
+                held.enter_context(self._cache.lock(key, self.policy.lock_timeout, ready))
             except LockTimeout:
                 raise
             except CacheError as exc:
@@ -199,11 +236,14 @@ class CredentialBroker:
         with held:
             yield
 
-    def _load(self, key: CacheKey, kind: type[Entry]) -> Entry | None:
-        if self._cache is None or self._sealer is None:
+    def _load(
+        self, key: CacheKey, kind: type[Entry], tier: CacheBackend | None = None
+    ) -> Entry | None:
+        cache = tier or self._cache
+        if cache is None or self._sealer is None:
             return None
         try:
-            payload = self._sealer.open(key, self._cache.load(key))
+            payload = self._sealer.open(key, cache.load(key))
         except CacheError as exc:
             self._drop_cache(exc)
             return None
@@ -244,21 +284,28 @@ class CredentialBroker:
         return removed
 
     def entries(self) -> Iterator[EntryStatus]:
-        """Every entry in the cache; entries of other identities show as unreadable."""
+        """Every entry in each tier of the cache; entries of other identities show as unreadable."""
         if self._cache is None:
             return
-        for key in self._cache.list_keys():
-            kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
-            own = key in (self.cred_key, self.token_key)
-            entry = self._load(key, kind) if own else None
-            if entry is None:
-                yield EntryStatus(
-                    key.kind, key.name, None, "other identity" if not own else "unreadable"
-                )
-                continue
-            window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
-            state = self.state(entry, window).value
-            yield EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew)
+        tiers = getattr(self._cache, "tiers", None)  # a DynamoDB cache with its local copies
+        for tier, backend in tiers() if callable(tiers) else [(self._cache.name, self._cache)]:
+            for key in backend.list_keys():
+                yield self._entry_status(key, tier, backend)
+
+    def _entry_status(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus:
+        kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
+        own = key in (self.cred_key, self.token_key)
+        entry = self._load(key, kind, backend) if own else None
+        if entry is None:
+            state = "other identity" if not own else "unreadable"
+            return EntryStatus(key.kind, key.name, None, state, tier=tier)
+        window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
+        state = self.state(entry, window).value
+        return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
+
+
+def _kind(entry: AccessToken | TemporaryCredentials) -> str:
+    return KIND_TOKEN if isinstance(entry, AccessToken) else KIND_CREDENTIALS
 
 
 def _parse(kind: type[Entry], payload: dict[str, Any] | None, key: CacheKey) -> Entry | None:

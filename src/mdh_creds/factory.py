@@ -36,18 +36,23 @@ def select_cache(
     environ: Mapping[str, str],
     clock: Clock = utc_now,
     lease_seconds: float | None = None,
+    *,
     name: str | None = None,
+    local_copies: bool = True,
 ) -> CacheBackend:
     """The backend called ``name`` (default: ``mdh_cache``, not ``auto``/``none``); raises
-    ``CacheUnavailable`` when it cannot run here."""
-    from mdh_creds.cache import select
+    ``CacheUnavailable`` when it cannot run here. A DynamoDB lease lasts at most
+    ``lease.LEASE_SECONDS`` (its holder renews it while the exchange runs)."""
+    from mdh_creds.cache import lease, select
 
+    budget = exchange_budget(settings) if lease_seconds is None else lease_seconds
     return select(
         name or settings.cache,
         folder=cache_folder(settings, environ),
         clock=clock,
         table=settings.dynamodb_table,
-        lease_seconds=exchange_budget(settings) if lease_seconds is None else lease_seconds,
+        lease_seconds=min(budget, lease.LEASE_SECONDS),
+        local_copies=local_copies,
         dynamodb_client_factory=lambda: aws_client("dynamodb", settings, environ),
     )
 

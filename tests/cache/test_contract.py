@@ -1,7 +1,8 @@
 """The contract every cache backend keeps, run against memory, file, keyring and dynamodb.
 
 The keyring runs against a real Secret Service (``keyring_env``), DynamoDB against moto
-(``dynamodb_table``). Each backend is built through ``mdh_creds.cache.select``.
+(``dynamodb_table``), once as the table alone and once with its local copies in front
+(``dynamodb+local``). Each backend is built through ``mdh_creds.cache.select``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from mdh_creds.cache import CacheBackend, select
+from mdh_creds.cache.stored import pack_entry
 from mdh_creds.clock import utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import LockTimeout
@@ -31,7 +33,7 @@ SEALER = Sealer(b"contract test key material")
 KEY = CacheKey.for_identity({"account": "alpha"}, "credentials")
 OTHER = CacheKey.for_identity({"account": "beta"}, "token")
 SLACK = 3.0
-BACKENDS = ["memory", "file", "keyring", "dynamodb"]
+BACKENDS = ["memory", "file", "keyring", "dynamodb", "dynamodb+local"]
 
 LOCK_CHILD = """
 import sys
@@ -163,11 +165,16 @@ def _item_bytes(items: list[dict[str, Any]]) -> bytes:
     return b"|".join(v if isinstance(v, bytes) else str(v).encode() for v in values)
 
 
-def _dynamodb(request: Any, folder: Path, clock: MovableClock) -> Harness:
+def _dynamodb(request: Any, folder: Path, clock: MovableClock, local: bool = False) -> Harness:
     client, table = request.getfixturevalue("dynamodb_table")
     url = request.getfixturevalue("moto").url
     backend: Any = select(
-        "dynamodb", folder=folder, clock=clock, dynamodb_client_factory=lambda: client, table=table
+        "dynamodb",
+        folder=folder,
+        clock=clock,
+        dynamodb_client_factory=lambda: client,
+        table=table,
+        local_copies=local,
     )
 
     def raw_get(key: CacheKey) -> bytes | None:
@@ -178,21 +185,38 @@ def _dynamodb(request: Any, folder: Path, clock: MovableClock) -> Harness:
         expires = str(int(_far(clock).timestamp()))
         item = {"pk": {"S": key.name}, "entry": {"B": data}, "expires_at": {"N": expires}}
         client.put_item(TableName=table, Item=item)
+        if local:  # the local copy is damaged alike (else it would be served first)
+            copy = folder / "dynamodb" / f"{key.name}.bin"
+            copy.write_bytes(pack_entry(data, _far(clock)))
 
+    build = (
+        "from servers import dynamodb_client\n"
+        "from mdh_creds.cache import select\n"
+        f"backend = select('dynamodb', folder=Path({str(folder)!r}), table={table!r}, "
+        f"dynamodb_client_factory=lambda: dynamodb_client({url!r}), local_copies={local!r})"
+    )
     return Harness(
         backend,
         clock,
         raw_get=raw_get,
         raw_put=raw_put,
-        dump=lambda: _item_bytes(client.scan(TableName=table)["Items"]),
-        child_build="from servers import dynamodb_client\n"
-        "from mdh_creds.cache.dynamodb import DynamoDBCache\n"
-        f"backend = DynamoDBCache(dynamodb_client({url!r}), {table!r})",
+        dump=lambda: _item_bytes(client.scan(TableName=table)["Items"]) + _folder_bytes(folder),
+        child_build=build,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
     )
 
 
-_BUILDERS = {"memory": _memory, "file": _file, "keyring": _keyring, "dynamodb": _dynamodb}
+def _dynamodb_with_local_copies(request: Any, folder: Path, clock: MovableClock) -> Harness:
+    return _dynamodb(request, folder, clock, local=True)
+
+
+_BUILDERS = {
+    "memory": _memory,
+    "file": _file,
+    "keyring": _keyring,
+    "dynamodb": _dynamodb,
+    "dynamodb+local": _dynamodb_with_local_copies,
+}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -237,7 +261,7 @@ def _lock_in_thread(backend: CacheBackend, key: CacheKey, timeout: float) -> tup
 
 
 def test_identity(harness: Harness, request: Any) -> None:
-    assert harness.backend.name == request.node.callspec.params["make_backend"]
+    assert harness.backend.name == request.node.callspec.params["make_backend"].split("+")[0]
     assert harness.backend.describe()
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from mdh_creds.aws.guard import inside
+from mdh_creds.version import USER_AGENT
 
 if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
@@ -43,6 +44,7 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
         connect_timeout=settings.timeout,
         read_timeout=settings.timeout,
         retries={"max_attempts": 2, "mode": "standard"},
+        user_agent_extra=USER_AGENT,  # CloudTrail shows the broker (DESIGN 7)
     )
     region = session.region_name or "us-east-1"
     client: Any = session.client(

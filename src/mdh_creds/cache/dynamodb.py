@@ -4,11 +4,13 @@ Entries are items ``{"pk": key.name, "entry": <sealed bytes>, "expires_at": <Uni
 each written by one PutItem. ``expires_at`` is the table's TTL attribute; DynamoDB deletes late
 (and moto never), so ``load`` checks it too.
 
-A lease is the item ``pk = "lease#" + key.name`` with ``owner`` (random per acquisition),
-``lease_until`` (precise Unix seconds, what the condition compares) and ``expires_at`` (whole
-seconds, for TTL). It is taken by a PutItem conditioned on the lease being absent or lapsed,
-polled with exponential backoff and jitter, and released by a DeleteItem conditioned on still
-owning it. A holder that dies loses the lease after ``lease_seconds``.
+An entry is written only when the table holds none, an older one (an earlier ``expires_at``), or
+exactly the one this process last read (it judged that one unusable, e.g. sealed with a rotated
+key): a late writer never replaces newer credentials with older ones. A refused write hands back
+the stored item, which the local tier then keeps (``tiered``).
+
+Single flight is a lease item per entry (``lease``): one conditional write to try, reads while
+waiting, renewed while held.
 
 The client is a boto3 low-level DynamoDB client built by the caller; every AWS failure becomes
 ``CacheUnavailable`` with a one-line reason naming the table.
@@ -18,76 +20,36 @@ from __future__ import annotations
 
 import logging
 import math
-import random
-import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
+from mdh_creds.cache.awserrors import (
+    CONDITION_FAILED,
+    aws_errors,
+    error_code,
+    unavailable,
+)
+from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming
 from mdh_creds.clock import Clock, utc_now
-from mdh_creds.errors import CacheUnavailable, LockTimeout
 from mdh_creds.models import CacheKey
 
-LEASE_PREFIX = "lease#"
+__all__ = ["LEASE_PREFIX", "DynamoDBCache", "StoredItem", "create_table", "unavailable"]
 _log = logging.getLogger(__name__)
-_THROTTLED = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-}
-_DENIED = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-}
-_CREATE_HINT = "create it with `mdh-creds configure --create-table` or set mdh_dynamodb_table"
+#: The sealed bytes of an entry item and its expiry (Unix seconds, local clock).
+StoredItem = tuple[bytes, float]
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def unavailable(table: str, exc: BaseException) -> CacheUnavailable:
-    """The one-line ``CacheUnavailable`` for an AWS failure on ``table``."""
-    code = _error_code(exc)
-    if code == "ResourceNotFoundException":
-        return CacheUnavailable(f"DynamoDB table {table} not found: {_CREATE_HINT}")
-    return CacheUnavailable(f"DynamoDB table {table} {_reason(code, exc)}")
-
-
-def _reason(code: str, exc: BaseException) -> str:
-    from botocore import exceptions as boto
-
-    if code in _THROTTLED:
-        reason = f"is throttling requests ({code}); retry later"
-    elif code in _DENIED:
-        reason = f"refused access ({code}): check the AWS credentials and IAM policy"
-    elif code:
-        reason = f"failed a request ({code})"
-    elif isinstance(exc, boto.NoCredentialsError):
-        reason = "cannot be reached: no AWS credentials found"
-    elif isinstance(exc, (boto.EndpointConnectionError, boto.ConnectTimeoutError)):
-        reason = "cannot be reached: the DynamoDB endpoint does not answer"
-    elif isinstance(exc, boto.ReadTimeoutError):
-        reason = "cannot be reached: the DynamoDB endpoint timed out"
-    else:
-        reason = f"is not usable ({type(exc).__name__})"
-    return reason
-
-
-def _aws_errors() -> tuple[type[BaseException], ...]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (ClientError, BotoCoreError)
-
-
-def _epoch(moment: datetime) -> float:
-    return moment.timestamp()
+def _parse_item(item: dict[str, Any] | None) -> StoredItem | None:
+    try:
+        sealed = (item or {})["entry"]["B"]
+        expires = float((item or {})["expires_at"]["N"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(sealed, (bytes, bytearray)) or not math.isfinite(expires):
+        return None
+    return bytes(sealed), expires
 
 
 class DynamoDBCache:
@@ -101,17 +63,21 @@ class DynamoDBCache:
         table: str,
         clock: Clock = utc_now,
         *,
-        lease_seconds: float = 60.0,
-        poll_initial: float = 0.05,
-        poll_max: float = 1.0,
+        lease_seconds: float = LeaseTiming.seconds,
+        poll_initial: float = LeaseTiming.poll_initial,
+        poll_max: float = LeaseTiming.poll_max,
     ) -> None:
         self._client = client
         self.table = table
         self._clock = clock
-        self.lease_seconds = lease_seconds
-        self._poll_initial = poll_initial
-        self._poll_max = max(poll_max, poll_initial)
-        self._errors = _aws_errors()
+        timing = LeaseTiming(lease_seconds, poll_initial, max(poll_max, poll_initial))
+        self._leases = Leases(client, table, clock, timing)
+        self._errors = aws_errors()
+        self._seen: dict[str, bytes] = {}  # entry name -> the sealed bytes last read or written
+
+    @property
+    def lease_seconds(self) -> float:
+        return self._leases.timing.seconds
 
     def __repr__(self) -> str:
         return f"DynamoDBCache(table={self.table!r})"
@@ -125,27 +91,64 @@ class DynamoDBCache:
         self._request("get_item", Key=self._key(LEASE_PREFIX + "probe"))
 
     def load(self, key: CacheKey) -> bytes | None:
+        found = self.load_item(key)
+        return None if found is None else found[0]
+
+    def load_item(self, key: CacheKey) -> StoredItem | None:
+        """The live entry of ``key`` with its expiry (one consistent read), or ``None``."""
         reply = self._request("get_item", Key=self._key(key.name), ConsistentRead=True)
-        item = reply.get("Item") or {}
-        try:
-            sealed = item["entry"]["B"]
-            expires = float(item["expires_at"]["N"])
-        except (KeyError, TypeError, ValueError):
+        found = _parse_item(reply.get("Item"))
+        if found is None:
             return None
-        if not isinstance(sealed, (bytes, bytearray)) or _epoch(self._clock()) >= expires:
+        self._seen[key.name] = found[0]
+        if self._clock().timestamp() >= found[1]:
             return None
-        return bytes(sealed)
+        return found
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
+        self.store(key, sealed, expires_at)
+
+    def store(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> StoredItem | None:
+        """Write the entry unless a newer one is stored. ``None`` when written (or when the
+        refusing item could not be read back); else the stored entry, which stays."""
+        expires = math.floor(expires_at.timestamp())
         item = {
             **self._key(key.name),
             "entry": {"B": bytes(sealed)},
-            "expires_at": {"N": str(math.floor(_epoch(expires_at)))},
+            "expires_at": {"N": str(expires)},
         }
-        self._request("put_item", Item=item)
+        try:
+            self._client.put_item(
+                TableName=self.table,
+                Item=item,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **self._no_regression(key.name, expires),
+            )
+        except self._errors as exc:
+            if error_code(exc) != CONDITION_FAILED:
+                raise unavailable(self.table, exc) from exc
+            _log.debug("entry %s not replaced: the table holds a newer one", key.name)
+            return _parse_item(getattr(exc, "response", {}).get("Item"))
+        self._seen[key.name] = bytes(sealed)
+        return None
+
+    def _no_regression(self, name: str, expires: int) -> dict[str, Any]:
+        """The condition of an entry write: nothing stored, an older entry, or the very entry
+        this process last read (one it judged unusable)."""
+        condition = "attribute_not_exists(pk) OR expires_at < :expires"
+        values: dict[str, Any] = {":expires": {"N": str(expires)}}
+        seen = self._seen.get(name)
+        if seen is None:
+            return {"ConditionExpression": condition, "ExpressionAttributeValues": values}
+        return {
+            "ConditionExpression": condition + " OR #entry = :seen",
+            "ExpressionAttributeValues": {**values, ":seen": {"B": seen}},
+            "ExpressionAttributeNames": {"#entry": "entry"},
+        }
 
     def delete(self, key: CacheKey) -> None:
         self._request("delete_item", Key=self._key(key.name))
+        self._seen.pop(key.name, None)
 
     def list_keys(self) -> Iterator[CacheKey]:
         """Every entry item present (leases skipped), expired or not yet removed by TTL."""
@@ -162,68 +165,12 @@ class DynamoDBCache:
             if not start:
                 return iter(keys)
 
-    @contextmanager
-    def lock(self, key: CacheKey, timeout: float) -> Iterator[None]:
-        lease = LEASE_PREFIX + key.name
-        owner = uuid.uuid4().hex
-        self._acquire(lease, owner, timeout)
-        try:
-            yield
-        finally:
-            self._release(lease, owner)
-
-    def _acquire(self, lease: str, owner: str, timeout: float) -> None:
-        deadline = time.monotonic() + max(0.0, timeout)
-        delay = self._poll_initial
-        while not self._try_lease(lease, owner):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(
-                    f"lease {lease} in DynamoDB table {self.table} not acquired within "
-                    f"{timeout:g}s: another mdh-creds process holds it; retry (a lease "
-                    f"lapses {self.lease_seconds:g}s after it was taken)"
-                )
-            time.sleep(min(remaining, random.uniform(delay / 2, delay)))
-            delay = min(delay * 2, self._poll_max)
-
-    def _try_lease(self, lease: str, owner: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        now = self._clock()
-        until = now + timedelta(seconds=self.lease_seconds)
-        item = {
-            **self._key(lease),
-            "owner": {"S": owner},
-            "lease_until": {"N": f"{_epoch(until):.3f}"},
-            "expires_at": {"N": str(math.ceil(_epoch(until)))},
-        }
-        try:
-            self._client.put_item(
-                TableName=self.table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
-                ExpressionAttributeValues={":now": {"N": f"{_epoch(now):.3f}"}},
-            )
-        except ClientError as exc:
-            if _error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise unavailable(self.table, exc) from exc
-        except self._errors as exc:
-            raise unavailable(self.table, exc) from exc
-        return True
-
-    def _release(self, lease: str, owner: str) -> None:
-        try:
-            self._client.delete_item(
-                TableName=self.table,
-                Key=self._key(lease),
-                ConditionExpression="#owner = :me",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":me": {"S": owner}},
-            )
-        except self._errors as exc:
-            if _error_code(exc) != "ConditionalCheckFailedException":
-                _log.warning("lease %s not released (%s); it lapses by itself", lease, exc)
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> AbstractContextManager[None]:
+        """The entry's lease (``lease.Leases.hold``): one conditional write to try, then reads
+        of the entry through ``ready`` until it is fresh or the lease lapses."""
+        return self._leases.hold(key.name, timeout, ready)
 
     def _request(self, operation: str, **params: Any) -> dict[str, Any]:
         try:
@@ -253,16 +200,16 @@ def create_table(client: Any, table: str) -> bool:
             BillingMode="PAY_PER_REQUEST",
         )
     except ClientError as exc:
-        if _error_code(exc) != "ResourceInUseException":
+        if error_code(exc) != "ResourceInUseException":
             raise unavailable(table, exc) from exc
         created = False
-    except _aws_errors() as exc:
+    except aws_errors() as exc:
         raise unavailable(table, exc) from exc
     try:
         waiter = client.get_waiter("table_exists")
         waiter.wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         _enable_ttl(client, table)
-    except _aws_errors() as exc:
+    except aws_errors() as exc:
         raise unavailable(table, exc) from exc
     return created
 

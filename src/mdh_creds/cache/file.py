@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -91,7 +91,9 @@ class FileCache:
         keys = (CacheKey.parse_name(n[: -len(SUFFIX)]) for n in names if n.endswith(SUFFIX))
         return iter([key for key in keys if key is not None])
 
-    def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> AbstractContextManager[None]:
         return self._locks.lock(key, timeout)
 
     def _unwritable(self, exc: OSError) -> CacheUnavailable:

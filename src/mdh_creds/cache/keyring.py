@@ -204,7 +204,9 @@ class KeyringCache:
         keys = (CacheKey.parse_name(name) for name in sorted(self._read_index()))
         return iter([key for key in keys if key is not None])
 
-    def lock(self, key: CacheKey, timeout: float) -> AbstractContextManager[None]:
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> AbstractContextManager[None]:
         return self._locks.lock(key, timeout)
 
     def _call(self, method: Callable[..., Any], *args: str, keep_delete_error: bool = False) -> Any:

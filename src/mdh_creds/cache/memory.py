@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -71,7 +71,10 @@ class MemoryCache:
             return iter(list(self._store.entries))
 
     @contextmanager
-    def lock(self, key: CacheKey, timeout: float) -> Iterator[None]:
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
+        del ready  # one process: a waiter simply waits for the lock
         with self._store.guard:
             entry_lock = self._store.locks.setdefault(key, threading.Lock())
         acquired = entry_lock.acquire(timeout=timeout) if timeout > 0 else entry_lock.acquire(False)

@@ -7,7 +7,8 @@ the full command.
     b"MDE1" | expires_at (signed 64-bit big-endian, Unix seconds, rounded down) | sealed
 
 The header holds nothing secret; it lets a reader treat an expired entry as absent unopened.
-The keyring cache keeps the same bytes, base64-encoded, as the item's password.
+The keyring cache keeps the same bytes, base64-encoded, as the item's password, and a DynamoDB
+profile keeps its local copies as such files in ``<cache folder>/dynamodb``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 KEYRING_SERVICE = "mdh-creds"  # the keyring item: service, username = entry name
 KEYRING_PIN_FILE = "keyring-backend"  # in the cache folder: the keyring class chosen once
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
+DYNAMODB_LOCAL_FOLDER = "dynamodb"  # in the cache folder: local copies of the DynamoDB entries
 KIND_TOKEN = "token"
 KIND_CREDENTIALS = "credentials"
 _MAGIC = b"MDE1"

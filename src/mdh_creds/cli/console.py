@@ -10,7 +10,7 @@ def main() -> int:
     """Serve a fresh cached entry with the fewest imports; anything else goes to ``cli.main``."""
     from mdh_creds.cli.fastpath import try_serve
 
-    code = try_serve(sys.argv[1:], os.environ, sys.stdout)
+    code = try_serve(sys.argv[1:], os.environ, sys.stdout, sys.stderr)
     if code is not None:
         return code
     from mdh_creds.cli.main import main as full_command

@@ -2,10 +2,10 @@
 
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
-case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file
-cache or the keyring cache on a pinned Secret Service, a key from the environment or a private
-key file, and a fresh entry. Anything else returns ``None`` and the full command runs, which
-gives the same answer (and every error message).
+case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file cache, a
+DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service, a key from the
+environment or a private key file, and a fresh entry. Anything else returns ``None`` and the
+full command runs, which gives the same answer (and every error message).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from mdh_creds.cache.folder import is_private_folder, read_private
 from mdh_creds.cache.stored import (
+    DYNAMODB_LOCAL_FOLDER,
     KEYRING_PIN_FILE,
     KEYRING_SERVICE,
     KIND_CREDENTIALS,
@@ -43,10 +44,20 @@ class _NotHere(Exception):
     """The fast path does not handle this case: the full command takes over."""
 
 
-def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO | None) -> int | None:
-    """Print the cached credentials and return 0, or ``None`` to let the full command run."""
+def try_serve(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    stdout: TextIO | None,
+    stderr: TextIO | None = None,
+) -> int | None:
+    """Print the cached credentials and return 0, or ``None`` to let the full command run.
+
+    With ``MDH_LOG_FORMAT=json`` a ``cache hit`` line goes to ``stderr``, as the full command
+    would log it."""
+    started = time.monotonic()
     try:
-        document = _cached_document(argv, environ)
+        log_json = _logs_json(environ)
+        document, cache = _cached_document(argv, environ)
     except Exception:  # any surprise: the full command runs and reports it
         return None
     if stdout is None:  # started with stdout closed: the full command says so in one line
@@ -56,7 +67,29 @@ def try_serve(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO | 
         stdout.flush()
     except (OSError, ValueError):  # a closed or broken stdout: the full command reports it
         return None
+    if log_json and stderr is not None:
+        stderr.write(_hit_line(cache, started) + "\n")
     return 0
+
+
+def _logs_json(environ: Mapping[str, str]) -> bool:
+    """``MDH_LOG_FORMAT=json``; a bad value raises (the full command reports it)."""
+    if not environ.get("MDH_LOG_FORMAT"):
+        return False
+    from mdh_creds.cli.logline import chosen_format
+
+    return chosen_format(None, environ) == "json"
+
+
+def _hit_line(cache: str, started: float) -> str:
+    """The ``cache hit`` JSON log line, as the full command's log would write it."""
+    from mdh_creds.cli.logline import json_line
+
+    seconds = round(time.monotonic() - started, 3)
+    tier = "local" if cache == "dynamodb" else cache
+    message = f"cache hit: credentials ({cache} cache, fast path)"
+    fields = {"backend": cache, "kind": KIND_CREDENTIALS, "tier": tier, "seconds": seconds}
+    return json_line("INFO", "cache hit", message, logger=__name__, **fields)
 
 
 def _profile_flag(argv: Sequence[str]) -> str | None:
@@ -105,11 +138,16 @@ def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
 def _stored_entry(
     settings: Mapping[str, Any], environ: Mapping[str, str], folder: str, name: str
 ) -> bytes:
-    """The stored bytes of entry ``name``, from the file cache or the Secret Service."""
+    """The stored bytes of entry ``name``: the file cache, a DynamoDB entry's local copy, or the
+    Secret Service."""
     cache = settings["cache"]
     if not is_private_folder(folder):
         raise _NotHere("a cache folder the full command warns about or refuses")
-    if cache == "file" or (cache == "auto" and specs.remembers_file_cache(folder)):
+    if cache == "dynamodb":
+        folder = os.path.join(folder, DYNAMODB_LOCAL_FOLDER)
+        if not is_private_folder(folder):
+            raise _NotHere("a local tier folder the full command warns about or refuses")
+    if cache in ("file", "dynamodb") or (cache == "auto" and specs.remembers_file_cache(folder)):
         stored = read_private(os.path.join(folder, name + SUFFIX))
         if stored is None:
             raise _NotHere("no usable entry")
@@ -166,7 +204,8 @@ def _key_material(settings: Mapping[str, Any]) -> bytes:
     return normalise_pem(text)[2]
 
 
-def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
+    """The process JSON of a fresh cached entry, and the cache it came from."""
     if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
         raise _NotHere("nested run or .env file")
     profile = _profile_flag(argv) or select_profile({}, environ)
@@ -189,7 +228,8 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> str:
     account_id = profile_keys.get("aws_account_id") or None
     if account_id is not None:
         account_id = values.parse_account_id(account_id)  # invalid: the full command explains
-    return _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
+    document = _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
+    return document, settings["cache"]
 
 
 def _fresh_document(

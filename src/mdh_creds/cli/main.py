@@ -13,14 +13,14 @@ import io
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from mdh_creds import __version__
-from mdh_creds.cli import commands
+from mdh_creds.cli import commands, logs
 from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.redact import RedactingFilter, printable, redact
 from mdh_creds.settings.specs import CACHE_CHOICES, SPEC_BY_NAME, SPECS
 
 COMMANDS = tuple(commands.MODULES)
@@ -61,6 +61,12 @@ def _add_common(parser: argparse.ArgumentParser, *, show_settings: bool) -> None
         ("--force-refresh", "ignore cached entries"),
     ):
         common.add_argument(flag, action="store_true", default=hidden, help=text)
+    common.add_argument(
+        "--log-format",
+        choices=logs.FORMATS,
+        default=hidden,
+        help="log lines as text or JSON objects (MDH_LOG_FORMAT)",
+    )
     group = (
         parser.add_argument_group(
             "setting flags", "each overrides its profile key and environment variable"
@@ -136,23 +142,6 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
     return ["process", *args]
 
 
-def _setup_logging(debug: bool, stderr: TextIO) -> logging.Handler:
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter("mdh-creds: %(levelname)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    for name in ("mdh_creds", "urllib3") if debug else ("mdh_creds",):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.DEBUG if debug else logging.WARNING)
-    _log.propagate = False
-    return handler
-
-
-def _teardown_logging(handler: logging.Handler) -> None:
-    for name in ("mdh_creds", "urllib3"):
-        logging.getLogger(name).removeHandler(handler)
-
-
 def main(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -172,34 +161,46 @@ def main(
     except UsageError as exc:
         stderr.write(f"mdh-creds: {exc}\n")
         return 2
-    handler = _setup_logging(getattr(args, "debug", False), stderr)
     try:
-        return _run(Context(args, environ, stdout, stderr))
+        log_format = logs.chosen_format(getattr(args, "log_format", None), environ)
+    except ValueError as exc:
+        stderr.write(f"mdh-creds: {exc}\n")
+        return 3
+    handler = logs.setup(log_format, getattr(args, "debug", False), stderr)
+    started = time.monotonic()
+    code, failure = 1, None
+    try:
+        code, failure = _run(Context(args, environ, stdout, stderr))
+        return code
     finally:
-        _teardown_logging(handler)
+        _log_command(args.command or "process", code, started)
+        logs.teardown(handler)
+        if failure is not None:  # last: the one line botocore shows the user
+            stderr.write(logs.error_line(log_format, failure, code))
 
 
-def _run(ctx: Context) -> int:
+def _log_command(command: str, code: int, started: float) -> None:
+    seconds = round(time.monotonic() - started, 3)
+    extra = {"event": "command", "command": command, "exit_code": code, "seconds": seconds}
+    _log.info("%s exited %d after %.3f s", command, code, seconds, extra=extra)
+
+
+def _run(ctx: Context) -> tuple[int, str | None]:
+    """The exit code, and the error message when the command failed."""
     try:
         code: int = commands.load(ctx.args.command or "process").run(ctx)
-        return code
+        return code, None
     except MdhCredsError as exc:
         _log.debug("failed", exc_info=True)
-        ctx.stderr.write(f"mdh-creds: {printable(redact(str(exc)))}\n")
-        return exc.exit_code
+        return exc.exit_code, str(exc)
     except BrokenPipeError:
         _quiet_stdout(ctx.stdout)
-        ctx.stderr.write(f"mdh-creds: {STDOUT_CLOSED}\n")
-        return 1
+        return 1, STDOUT_CLOSED
     except KeyboardInterrupt:
-        ctx.stderr.write("mdh-creds: interrupted\n")
-        return 130
+        return 130, "interrupted"
     except Exception as exc:
         _log.debug("unexpected error", exc_info=True)
-        ctx.stderr.write(
-            f"mdh-creds: unexpected error ({type(exc).__name__}); run with --debug for details\n"
-        )
-        return 1
+        return 1, f"unexpected error ({type(exc).__name__}); run with --debug for details"
 
 
 def _quiet_stdout(stdout: TextIO) -> None:

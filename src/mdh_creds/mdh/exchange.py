@@ -13,6 +13,7 @@ from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.account import ClientAccount, Resolved, token_only_message
 from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.settings.model import Settings
+from mdh_creds.version import USER_AGENT
 
 if TYPE_CHECKING:
     from mdh_creds.mdh.client import MdhClient
@@ -24,8 +25,12 @@ def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
     from mdh_creds.mdh.client import MdhClient
     from mdh_creds.mdh.retry import Backoff
 
+    if http is None:
+        http = requests.Session()
+        # MDH's logs show the broker (DESIGN 7): mdh-creds/<version> before requests' own.
+        http.headers["User-Agent"] = f"{USER_AGENT} {requests.utils.default_user_agent()}"
     return MdhClient(
-        http if http is not None else requests.Session(),
+        http,
         timeout=settings.timeout,
         backoff=Backoff(settings.retries, settings.retry_interval_ms),
         clock=clock,

@@ -11,7 +11,7 @@ from typing import Any
 
 from mdh_creds.broker import EntryStatus
 from mdh_creds.cache import CacheBackend
-from mdh_creds.cache.stored import KIND_CREDENTIALS
+from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
 from mdh_creds.cli.launcher import check_process
 from mdh_creds.clock import to_timestamp
@@ -30,12 +30,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(ctx: Context) -> int:
+    """Exit 3 on a configuration error. With ``--json`` the exit code is a health check: 0 only
+    when valid (fresh or stale, unexpired) credentials are at hand in the cache, else 1."""
     report = collect_status(ctx, load_settings(ctx, warn_unknown=False))
+    if report.get("error") is not None:
+        code = 3
+    elif ctx.flags.get("json"):
+        code = 0 if report["healthy"] else 1
+    else:
+        code = 0
     if ctx.flags.get("json"):
         ctx.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         ctx.stdout.write(render_status(report))
-    return 0 if report.get("error") is None else 3
+    return code
 
 
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
@@ -50,6 +58,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         "profile_found": settings.profile_found,
         "settings": shown_settings(settings, folder),
         "error": None,
+        "healthy": False,  # valid credentials at hand (the exit code of ``status --json``)
         "cache": describe_cache(settings, cache, folder),
         "entries": [],
         "clock_skew_seconds": None,
@@ -105,6 +114,7 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
     report["entries"] = [
         {
             "kind": e.kind,
+            "tier": e.tier,
             "name": e.name,
             "state": e.state,
             "expires_at": to_timestamp(e.expires_at) if e.expires_at else None,
@@ -113,6 +123,8 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
         for e in entries
     ]
     report["clock_skew_seconds"] = measured_skew(entries)
+    wanted = KIND_TOKEN if broker.tokens_only else KIND_CREDENTIALS  # an API client: its token
+    report["healthy"] = any(e.kind == wanted and e.state in ("fresh", "stale") for e in entries)
 
 
 def measured_skew(entries: list[EntryStatus]) -> float | None:
@@ -164,7 +176,8 @@ def _entry_lines(report: dict[str, Any]) -> list[str]:
     lines = ["entries"]
     for entry in report["entries"]:
         expires = f"expires {entry['expires_at']}" if entry["expires_at"] else ""
-        lines.append(f"  {entry['kind']:<12} {entry['state']:<15} {expires}".rstrip())
+        where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
+        lines.append(f"  {where:<22} {entry['state']:<15} {expires}".rstrip())
     return lines
 
 
