@@ -154,7 +154,7 @@ def main(
     stderr = stderr or sys.stderr or io.StringIO()  # None: Python started with fd 2 closed
     stdout = stdout or sys.stdout
     if stdout is None or stdout.closed:
-        stderr.write(f"mdh-creds: {STDOUT_CLOSED}\n")
+        stderr.write(logs.error_line(_early_format(argv, environ), STDOUT_CLOSED, 1))
         return 1
     try:
         args = build_parser().parse_args(_with_default_command(argv))
@@ -177,6 +177,18 @@ def main(
         logs.teardown(handler)
         if failure is not None:  # last: the one line botocore shows the user
             stderr.write(logs.error_line(log_format, failure, code))
+
+
+def _early_format(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The log format before the command line is parsed (for a failure found that early)."""
+    words = list(argv)
+    flag = next((w.split("=", 1)[1] for w in words if w.startswith("--log-format=")), None)
+    if flag is None and "--log-format" in words[:-1]:
+        flag = words[words.index("--log-format") + 1]
+    try:
+        return logs.chosen_format(flag, environ)
+    except ValueError:
+        return "text"
 
 
 def _log_command(command: str, code: int, started: float) -> None:
