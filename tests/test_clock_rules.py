@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import World
-from mdh_creds.cache import select
+from mdh_creds.cache.backends import select
 from mdh_creds.clock import parse_http_date, parse_timestamp
 from mdh_creds.crypto import Sealer
 from mdh_creds.freshness import PROCESS_MIN_LEFT, Freshness, judge, to_local_seconds

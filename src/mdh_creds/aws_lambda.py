@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from mdh_creds.broker import CredentialBroker
-from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.freshness import Freshness

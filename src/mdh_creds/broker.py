@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout

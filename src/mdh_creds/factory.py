@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from mdh_creds.aws.clients import aws_client
 from mdh_creds.broker import CredentialBroker, Exchange, Policy
-from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
@@ -43,7 +43,8 @@ def select_cache(
     """The backend called ``name`` (default: ``mdh_cache``, not ``auto``/``none``); raises
     ``CacheUnavailable`` when it cannot run here. A DynamoDB lease lasts at most
     ``lease.LEASE_SECONDS`` (its holder renews it while the exchange runs)."""
-    from mdh_creds.cache import lease, select
+    from mdh_creds.cache import lease
+    from mdh_creds.cache.backends import select
 
     budget = exchange_budget(settings) if lease_seconds is None else lease_seconds
     return select(
@@ -75,7 +76,7 @@ def build_cache(
 
 
 def _auto_cache(folder: Path, clock: Clock) -> CacheBackend | None:
-    from mdh_creds.cache import select
+    from mdh_creds.cache.backends import select
 
     choice = folder / AUTO_CHOICE_FILE
     if not remembers_file_cache(str(folder)):

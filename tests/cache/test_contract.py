@@ -2,7 +2,7 @@
 
 The keyring runs against a real Secret Service (``keyring_env``), DynamoDB against moto
 (``dynamodb_table``), once as the table alone and once with its local copies in front
-(``dynamodb+local``). Each backend is built through ``mdh_creds.cache.select``.
+(``dynamodb+local``). Each backend is built through ``mdh_creds.cache.backends.select``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from mdh_creds.cache import CacheBackend, select
+from mdh_creds.cache.backends import CacheBackend, select
 from mdh_creds.cache.stored import pack_entry
 from mdh_creds.clock import utc_now
 from mdh_creds.crypto import Sealer
@@ -191,7 +191,7 @@ def _dynamodb(request: Any, folder: Path, clock: MovableClock, local: bool = Fal
 
     build = (
         "from servers import dynamodb_client\n"
-        "from mdh_creds.cache import select\n"
+        "from mdh_creds.cache.backends import select\n"
         f"backend = select('dynamodb', folder=Path({str(folder)!r}), table={table!r}, "
         f"dynamodb_client_factory=lambda: dynamodb_client({url!r}), local_copies={local!r})"
     )

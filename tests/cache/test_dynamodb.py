@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from mdh_creds.cache import select
+from mdh_creds.cache.backends import select
 from mdh_creds.cache.dynamodb import LEASE_PREFIX, DynamoDBCache, create_table
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable, LockTimeout

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mdh_creds.cache import select
+from mdh_creds.cache.backends import select
 from mdh_creds.cache.file import FileCache, pack_entry
 from mdh_creds.cache.locks import FileLocks
 from mdh_creds.crypto import Sealer

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mdh_creds.cache import select
+from mdh_creds.cache.backends import select
 from mdh_creds.cache.keyring import INDEX_FILE, PIN_FILE, KeyringCache
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mdh_creds.cache import select
+from mdh_creds.cache.backends import select
 from mdh_creds.cache.tiered import TieredCache
 from mdh_creds.crypto import Sealer
 from mdh_creds.models import CacheKey

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 if TYPE_CHECKING:
     from mdh_creds.broker import CredentialBroker
-    from mdh_creds.cache import CacheBackend
+    from mdh_creds.cache.backends import CacheBackend
     from mdh_creds.settings.model import Settings
 
 

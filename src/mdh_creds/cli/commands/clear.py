@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cli.context import Context, load_settings, make_broker
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mdh_creds.broker import EntryStatus
-from mdh_creds.cache import CacheBackend
+from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
 from mdh_creds.cli.launcher import check_process

@@ -1,0 +1,159 @@
+"""Cache backends: one small Protocol, several implementations, chosen by name with ``select``.
+
+Each backend stores opaque sealed bytes (see ``mdh_creds.crypto``) under a ``CacheKey``; it never
+sees plaintext. Optional dependencies are imported when a backend is built, and a backend that
+cannot run here raises ``CacheUnavailable`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # the package stays light
+    from contextlib import AbstractContextManager
+    from datetime import datetime
+    from pathlib import Path
+
+    from mdh_creds.cache.dynamodb import DynamoDBCache
+    from mdh_creds.clock import Clock
+    from mdh_creds.models import CacheKey
+
+
+class CacheBackend(Protocol):
+    """What the broker needs from a cache."""
+
+    name: str
+
+    def describe(self) -> str:
+        """Where the entries live, for ``status`` and messages (no secret)."""
+        ...
+
+    def load(self, key: CacheKey) -> bytes | None:
+        """The sealed entry, or ``None`` when absent. A broken backend raises ``CacheError``."""
+        ...
+
+    def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
+        """Store atomically: a reader sees the old entry or the new one, never a mix."""
+        ...
+
+    def delete(self, key: CacheKey) -> None:
+        """Remove the entry if present."""
+        ...
+
+    def list_keys(self) -> Iterator[CacheKey]:
+        """Every entry this backend holds (for ``status`` and ``clear --all``)."""
+        ...
+
+    def lock(
+        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
+    ) -> AbstractContextManager[None]:
+        """Exclusive single-flight lock for ``key`` across processes (and machines for DynamoDB).
+
+        Raises ``LockTimeout`` when not acquired within ``timeout`` seconds. A holder that dies
+        loses the lock (the OS releases a file lock; a DynamoDB lease expires).
+
+        ``ready`` is the caller's "is a fresh entry stored now?". A backend whose waiting costs
+        requests (DynamoDB) may call it while it waits and enter the block WITHOUT the lock as
+        soon as it is true; the caller then serves what ``ready`` found. Local backends ignore it.
+        """
+        ...
+
+
+BACKEND_NAMES = ("memory", "file", "keyring", "dynamodb")
+
+
+def select(
+    name: str,
+    *,
+    folder: Path,
+    clock: Clock | None = None,
+    dynamodb_client_factory: Callable[[], Any] | None = None,
+    table: str = "mdh-creds-cache",
+    lease_seconds: float = 10.0,
+    local_copies: bool = True,
+) -> CacheBackend:
+    """Build the backend called ``name``; ``CacheUnavailable`` if it is unknown or cannot run here.
+
+    ``folder`` holds the file entries, the keyring index and pin, the lock files, and the local
+    copies of DynamoDB entries. The DynamoDB client is built by ``dynamodb_client_factory`` only
+    when that backend is chosen. With ``local_copies`` (the default) it is a ``TieredCache``
+    that builds the client on first need, and a missing or unreachable table fails at its first
+    request; without, the table is probed now with one read.
+    """
+    from mdh_creds.errors import CacheUnavailable
+
+    if clock is None:
+        from mdh_creds.clock import utc_now
+
+        clock = utc_now
+    if name == "memory":
+        from mdh_creds.cache.memory import MemoryCache
+
+        return MemoryCache(clock)
+    if name == "file":
+        from mdh_creds.cache.file import FileCache
+
+        return FileCache(folder, clock)
+    if name == "keyring":
+        from mdh_creds.cache.keyring import KeyringCache
+
+        return KeyringCache(folder, clock)
+    if name == "dynamodb":
+        build = _dynamodb(dynamodb_client_factory, table, clock, lease_seconds)
+        return _tiered(folder, clock, build) if local_copies else _probed(build)
+    choices = ", ".join(BACKEND_NAMES)
+    raise CacheUnavailable(f"unknown cache backend {name!r}: set mdh_cache to one of {choices}")
+
+
+def _dynamodb(
+    factory: Callable[[], Any] | None, table: str, clock: Clock, lease_seconds: float
+) -> Callable[[], DynamoDBCache]:
+    """What builds the table's backend (its client included) when called."""
+    from mdh_creds.errors import CacheUnavailable
+
+    if factory is None:
+        raise CacheUnavailable("the dynamodb cache needs AWS settings to build a client")
+
+    def build() -> DynamoDBCache:
+        from mdh_creds.cache.dynamodb import DynamoDBCache, unavailable
+
+        try:
+            client = factory()
+        except ImportError as exc:
+            message = f"boto3 cannot be imported for the dynamodb cache ({exc})"
+            raise CacheUnavailable(message) from exc
+        except Exception as exc:
+            from botocore.exceptions import BotoCoreError
+
+            if isinstance(exc, BotoCoreError):
+                raise unavailable(table, exc) from exc
+            raise
+        return DynamoDBCache(client, table, clock, lease_seconds=lease_seconds)
+
+    return build
+
+
+def _probed(build: Callable[[], DynamoDBCache]) -> CacheBackend:
+    backend = build()
+    backend.probe()
+    return backend
+
+
+def _tiered(folder: Path, clock: Clock, build: Callable[[], DynamoDBCache]) -> CacheBackend:
+    """Local copies in ``<folder>/dynamodb`` (none if that folder is unusable) before the table."""
+    from mdh_creds.cache.file import FileCache
+    from mdh_creds.cache.folder import prepare_folder
+    from mdh_creds.cache.stored import DYNAMODB_LOCAL_FOLDER
+    from mdh_creds.cache.tiered import TieredCache
+    from mdh_creds.errors import CacheUnavailable
+
+    try:
+        prepare_folder(folder)
+        local: FileCache | None = FileCache(folder / DYNAMODB_LOCAL_FOLDER, clock)
+    except (OSError, CacheUnavailable) as exc:
+        import logging
+
+        logging.getLogger(__name__).debug("no local copies of the DynamoDB entries: %s", exc)
+        local = None
+    return TieredCache(local, build)
