@@ -15,16 +15,12 @@ from mdh_creds.freshness import local_lifetime, to_local
 __all__ = ["KIND_CREDENTIALS", "KIND_TOKEN", "AccessToken", "CacheKey", "TemporaryCredentials"]
 
 
-@dataclass(frozen=True)
-class TemporaryCredentials:
-    """AWS credentials from the explorer exchange; secrets stay out of ``repr``."""
+class _ServerTimes:
+    """What an entry's server-clock times mean on this machine (``freshness``'s skew rule)."""
 
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
     expires_at: datetime
     issued_at: datetime
-    skew: timedelta = timedelta(0)
+    skew: timedelta
 
     @property
     def local_expires_at(self) -> datetime:
@@ -35,6 +31,18 @@ class TemporaryCredentials:
     def lifetime(self) -> timedelta:
         """How long it was valid for when it arrived, on this machine's clock."""
         return local_lifetime(self.expires_at, self.issued_at, self.skew)
+
+
+@dataclass(frozen=True)
+class TemporaryCredentials(_ServerTimes):
+    """AWS credentials from the explorer exchange; secrets stay out of ``repr``."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expires_at: datetime
+    issued_at: datetime
+    skew: timedelta = timedelta(0)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""
@@ -67,23 +75,13 @@ class TemporaryCredentials:
 
 
 @dataclass(frozen=True)
-class AccessToken:
+class AccessToken(_ServerTimes):
     """The MDH REST API bearer token; the value stays out of ``repr``."""
 
     value: str = field(repr=False)
     expires_at: datetime
     issued_at: datetime
     skew: timedelta = timedelta(0)
-
-    @property
-    def local_expires_at(self) -> datetime:
-        """The expiry on this machine's clock (what SDKs and backends compare with)."""
-        return to_local(self.expires_at, self.issued_at, self.skew)
-
-    @property
-    def lifetime(self) -> timedelta:
-        """How long it was valid for when it arrived, on this machine's clock."""
-        return local_lifetime(self.expires_at, self.issued_at, self.skew)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON-able form kept (encrypted) in a cache."""
