@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from mdh_creds.aws.secrets import parse_secret
 from mdh_creds.cache.stored import CacheKey, client_identity, identity
 from mdh_creds.crypto import Sealer, identity_digest
 from mdh_creds.mdh.account import resolve
 from mdh_creds.mdh.client_secret import basic_authorization
+from mdh_creds.mdh.secrets import parse_secret
 from mdh_creds.redact import redact
 from mdh_creds.settings.model import parse_settings
 

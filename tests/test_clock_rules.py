@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from conftest import World
 from mdh_creds.cache.backends import select
+from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.clock import parse_http_date, parse_timestamp
 from mdh_creds.crypto import Sealer
-from mdh_creds.freshness import PROCESS_MIN_LEFT, Freshness, judge, to_local_seconds
+from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.account import resolve
-from mdh_creds.models import KIND_CREDENTIALS, CacheKey, TemporaryCredentials
+from mdh_creds.models import TemporaryCredentials
 from mdh_creds.settings.model import parse_settings
 
 NOW = 1_750_000_000.0
@@ -90,7 +91,7 @@ def test_process_refreshes_at_16_minutes_left_when_a_new_exchange_gives_more(
     assert document["AccessKeyId"] != planted
     assert world.emulator.count("exchange") == 1
     left = parse_timestamp(document["Expiration"]) - datetime.now(timezone.utc)
-    assert left > timedelta(seconds=PROCESS_MIN_LEFT)
+    assert left > timedelta(seconds=SDK_MIN_LEFT)
 
 
 @pytest.mark.parametrize("runner", ["subprocess", "in-process"])

@@ -14,7 +14,7 @@ from conftest import Result, World
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.cli import fastpath
 from mdh_creds.errors import ConfigError
-from mdh_creds.mdh.account import Resolved, exchange_url_for
+from mdh_creds.mdh.account import ServiceAccount, exchange_url_for
 from mdh_creds.mdh.keys import parse_private_key
 from mdh_creds.settings.model import Settings, parse_settings
 from mdh_creds.settings.specs import SPECS
@@ -81,7 +81,7 @@ def full_identity(found: Settings) -> dict[str, str] | None:
         exchange = exchange_url_for(found)
     except ConfigError:
         return None
-    return Resolved(found, KEY, exchange, found.service_account).identity
+    return ServiceAccount(found, KEY, exchange, found.service_account).identity
 
 
 def fast_identity(found: dict[str, Any]) -> dict[str, str] | None:

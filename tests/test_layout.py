@@ -4,6 +4,9 @@ never import their registry, and a cache envelope that has not moved (golden byt
 from __future__ import annotations
 
 import ast
+import itertools
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -89,13 +92,98 @@ def find_cycle() -> list[str] | None:
 
 
 def test_the_scanner_sees_function_level_and_string_imports() -> None:
-    assert "mdh_creds.mdh.exchange" in GRAPH["mdh_creds.factory"]  # inside a function
+    assert "mdh_creds.mdh.exchange" in GRAPH["mdh_creds.mdh.account"]  # inside a method
     assert "mdh_creds.provider" in GRAPH["mdh_creds"]  # a lazy table's string
     assert "mdh_creds.cli.commands.status" in GRAPH["mdh_creds.cli.commands"]
 
 
 def test_no_import_cycle() -> None:
     assert find_cycle() is None, " -> ".join(find_cycle() or [])
+
+
+def unit_of(module: str) -> str:
+    """The subpackage (``mdh_creds.cache``) or top-level module (``mdh_creds.broker``) a module
+    belongs to: the units whose imports must run one way."""
+    return ".".join(module.split(".")[:2])
+
+
+def unit_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between units; the package face (``mdh_creds``) is left out, as it only
+    names the public surfaces lazily."""
+    units: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        source = unit_of(module)
+        found = units.setdefault(source, set())
+        found |= {unit_of(t) for t in targets if unit_of(t) not in (source, "mdh_creds")}
+    units.pop("mdh_creds", None)
+    return units
+
+
+def find_unit_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    units = unit_graph(graph)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(units.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(units):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def _witness(cycle: list[str]) -> str:
+    """The module imports behind each step of a cycle between units, for the failure message."""
+    steps = []
+    for source, target in itertools.pairwise(cycle):
+        found = sorted(
+            f"{m} -> {t}"
+            for m, targets in GRAPH.items()
+            if unit_of(m) == source
+            for t in targets
+            if unit_of(t) == target
+        )
+        steps.append(f"{source} -> {target}: {', '.join(found)}")
+    return "; ".join(steps)
+
+
+def test_subpackages_and_top_level_modules_import_one_way() -> None:
+    """Between subpackages and top-level modules, every import (function-level and by string
+    counted) runs one way: no two units import each other, directly or around a loop."""
+    cycle = find_unit_cycle(GRAPH)
+    assert cycle is None, _witness(cycle or [])
+
+
+def test_the_unit_rule_sees_a_loop_between_subpackages() -> None:
+    """The rule fails on the tree of the last round: the CLI and the server imported each other."""
+    graph = {name: set(targets) for name, targets in GRAPH.items()}
+    graph["mdh_creds.server.launch"].add("mdh_creds.cli.context")
+    graph["mdh_creds.cli.commands.exec"].add("mdh_creds.server.launch")
+    assert find_unit_cycle(graph) is not None
+
+
+def test_only_the_chosen_command_is_imported_to_parse() -> None:
+    """Parsing ``status --json`` imports the status command's module and no other."""
+    code = (
+        "import sys\n"
+        "from mdh_creds.cli.main import parse_arguments\n"
+        "assert parse_arguments(['status', '--json']).command == 'status'\n"
+        "print(sorted(m for m in sys.modules if m.startswith('mdh_creds.cli.commands.')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "['mdh_creds.cli.commands.status']"
 
 
 def test_the_flat_core_stays_small() -> None:

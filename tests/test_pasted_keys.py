@@ -11,8 +11,8 @@ import pytest
 
 from conftest import World
 from mdh_creds.cli.context import Context
-from mdh_creds.mdh.pem import looks_like_key
 from mdh_creds.settings.model import parse_settings
+from mdh_creds.settings.pasted import looks_like_key
 
 
 def key_shapes(world: World) -> dict[str, str]:

@@ -20,13 +20,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mdh_creds import redact
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import parse_timestamp, to_timestamp
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError, ExchangeRejected, PrivateKeyError
 from mdh_creds.mdh.answers import MAX_TOKEN_LIFETIME, parse_credentials_answer, parse_token_answer
 from mdh_creds.mdh.keys import PrivateKey, parse_private_key
 from mdh_creds.mdh.retry import MAX_RETRY_AFTER, parse_retry_after
-from mdh_creds.models import AccessToken, CacheKey, TemporaryCredentials
+from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.settings.model import Settings, load_env_file, parse_settings
 from mdh_creds.settings.profiles import parse_profile
 from mdh_creds.testing.keys import generate_key_pair

@@ -39,10 +39,11 @@ from typing import Any, TextIO
 
 from mdh_creds.broker import CredentialBroker
 from mdh_creds.cache.backends import CacheBackend
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.freshness import Freshness
-from mdh_creds.models import AccessToken, CacheKey, TemporaryCredentials
+from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.version import __version__
 
 _log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ class ExecutionEnvironment:
         }
         properties: dict[str, object] = {"Outcome": outcome, "Version": __version__}
         if entry is not None:
-            left = entry.expires_at - (utc_now() + entry.skew)
+            left = entry.local_expires_at - utc_now()  # the skew rule of ``freshness``
             metrics["SecondsToExpiry"] = (round(left.total_seconds(), 1), "Seconds")
             properties["ExpiresAt"] = to_timestamp(entry.expires_at)
         request = getattr(context, "aws_request_id", None)

@@ -19,17 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from mdh_creds.cache.backends import CacheBackend
+from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout
-from mdh_creds.freshness import Freshness, freshness
-from mdh_creds.models import (
-    KIND_CREDENTIALS,
-    KIND_TOKEN,
-    AccessToken,
-    CacheKey,
-    TemporaryCredentials,
-)
+from mdh_creds.freshness import Freshness, due_at, freshness
+from mdh_creds.models import AccessToken, TemporaryCredentials
 
 TOKEN_WINDOW = timedelta(seconds=60)
 _log = logging.getLogger(__name__)
@@ -52,7 +47,7 @@ class Policy:
     lock_timeout: float = 60.0
     force_refresh: bool = False
     # Credentials with a longer lifetime are refreshed once this much is left, whatever the
-    # window (``freshness.PROCESS_MIN_LEFT`` for the credential_process path).
+    # window (``freshness.SDK_MIN_LEFT`` for what is handed to an SDK: process, the endpoint).
     min_left: timedelta = timedelta(0)
 
 
@@ -208,16 +203,34 @@ class CredentialBroker:
         return new
 
     def state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
-        """Fresh, stale or expired, now. A token's window is at least 60 s, whatever its
-        lifetime: a token is never handed out from the cache with less left. Credentials are
-        refreshed at ``policy.min_left`` left when their lifetime is longer."""
-        if isinstance(entry, TemporaryCredentials):
-            floors = {"min_left": self.policy.min_left.total_seconds()}
-        else:
-            floors = {"min_window": TOKEN_WINDOW.total_seconds()}
+        """Fresh, stale or expired, now, by the rule of ``freshness`` with this broker's floors."""
         return freshness(
-            entry.expires_at, entry.issued_at, entry.skew, window, self._clock(), **floors
+            entry.expires_at,
+            entry.issued_at,
+            entry.skew,
+            window,
+            self._clock(),
+            **self._floors(entry),
         )
+
+    def refresh_due(self, creds: TemporaryCredentials) -> float:
+        """When (local epoch seconds) ``creds`` turn stale for this broker: an endpoint that
+        holds them refreshes then, at the same point as ``process`` (``freshness.due_at``)."""
+        return due_at(
+            creds.expires_at.timestamp(),
+            creds.issued_at.timestamp(),
+            creds.skew.total_seconds(),
+            self.policy.refresh_window.total_seconds(),
+            **self._floors(creds),
+        )
+
+    def _floors(self, entry: AccessToken | TemporaryCredentials) -> dict[str, float]:
+        """A token's window is at least 60 s, whatever its lifetime: a token is never handed out
+        from the cache with less left. Credentials are refreshed at ``policy.min_left`` left
+        when their lifetime is longer."""
+        if isinstance(entry, TemporaryCredentials):
+            return {"min_left": self.policy.min_left.total_seconds()}
+        return {"min_window": TOKEN_WINDOW.total_seconds()}
 
     @contextmanager
     def _lock(self, key: CacheKey, ready: Callable[[], bool] | None) -> Iterator[None]:

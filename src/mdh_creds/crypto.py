@@ -28,7 +28,7 @@ _CLIENT_SECRET_INFO = b"mdh-creds client-secret entry key v1"
 
 
 class EntryKey(Protocol):
-    """What names an entry (``models.CacheKey``): no secret in any of it."""
+    """What names an entry (``cache.stored.CacheKey``): no secret in any of it."""
 
     @property
     def kind(self) -> str: ...

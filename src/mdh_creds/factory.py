@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mdh_creds.aws.clients import aws_client
-from mdh_creds.broker import CredentialBroker, Exchange, Policy
+from mdh_creds.broker import CredentialBroker, Policy
 from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import Clock, utc_now
-from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.mdh.account import ClientAccount, Resolved, resolve, token_only_message
+from mdh_creds.mdh.account import resolve
 from mdh_creds.settings.model import Settings, default_cache_dir
-from mdh_creds.settings.specs import AUTO_CHOICE_FILE, remembers_file_cache
 
 _log = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ def select_cache(
     name: str | None = None,
     local_copies: bool = True,
 ) -> CacheBackend:
-    """The backend called ``name`` (default: ``mdh_cache``, not ``auto``/``none``); raises
+    """The backend called ``name`` (default: ``mdh_cache``; not ``none``); raises
     ``CacheUnavailable`` when it cannot run here. A DynamoDB lease lasts at most
     ``lease.LEASE_SECONDS`` (its holder renews it while the exchange runs)."""
     from mdh_creds.cache import lease
@@ -54,6 +52,7 @@ def select_cache(
         table=settings.dynamodb_table,
         lease_seconds=min(budget, lease.LEASE_SECONDS),
         local_copies=local_copies,
+        environ=environ,
         dynamodb_client_factory=lambda: aws_client("dynamodb", settings, environ),
     )
 
@@ -66,43 +65,11 @@ def build_cache(
     name = settings.cache
     if name == "none":
         return None
-    if name == "auto":
-        return _auto_cache(cache_folder(settings, environ), clock)
     try:
         return select_cache(settings, environ, clock, lease_seconds)
     except CacheUnavailable as exc:
         _log.warning("the %s cache is unavailable, continuing without a cache: %s", name, exc)
         return None
-
-
-def _auto_cache(folder: Path, clock: Clock) -> CacheBackend | None:
-    from mdh_creds.cache.backends import select
-
-    choice = folder / AUTO_CHOICE_FILE
-    if not remembers_file_cache(str(folder)):
-        try:
-            return select("keyring", folder=folder, clock=clock)
-        except CacheUnavailable as exc:
-            _log.debug("no usable keyring (%s); using the file cache", exc)
-            _remember(choice, "file")
-    try:
-        return select("file", folder=folder, clock=clock)
-    except CacheUnavailable as exc:
-        _log.warning("the file cache is unavailable, continuing without a cache: %s", exc)
-        return None
-
-
-def _remember(path: Path, value: str) -> None:
-    """Write the ``auto`` choice in the cache folder: only a folder of ours, never through a
-    link planted in it (``write_atomic`` renames a new file over the name)."""
-    from mdh_creds.cache.folder import prepare_folder
-    from mdh_creds.persist import write_atomic
-
-    try:
-        prepare_folder(path.parent)
-        write_atomic(path, (value + "\n").encode())
-    except (OSError, CacheUnavailable) as exc:
-        _log.debug("cannot remember the cache choice in %s: %s", path.parent, exc)
 
 
 def exchange_budget(settings: Settings) -> float:
@@ -127,17 +94,17 @@ def build_broker(
     """A broker for these settings; ``cache`` overrides the configured backend when given;
     ``min_left`` (seconds) is ``Policy.min_left``."""
     environ = os.environ if environ is None else environ
-    resolved = resolve(settings, environ)
-    budget = exchange_budget(resolved.settings)
+    account = resolve(settings, environ)
+    budget = exchange_budget(account.settings)
     backend = (
-        build_cache(resolved.settings, environ, clock, budget) if cache == "settings" else cache
+        build_cache(account.settings, environ, clock, budget) if cache == "settings" else cache
     )
-    window = timedelta(seconds=resolved.settings.refresh_window)
+    window = timedelta(seconds=account.settings.refresh_window)
     return CredentialBroker(
-        identity=resolved.identity,
-        exchange=lambda: _exchange(resolved, clock, http),
+        identity=account.identity,
+        exchange=lambda: account.exchange(clock, http),
         cache=backend,
-        sealer=_sealer(resolved) if backend is not None else None,
+        sealer=account.sealer() if backend is not None else None,
         clock=clock,
         # A waiter may have to outlast a dead holder's whole lease before its own turn.
         policy=Policy(
@@ -146,25 +113,5 @@ def build_broker(
             force_refresh=force_refresh,
             min_left=timedelta(seconds=min_left),
         ),
-        refuse_credentials=_refusal(resolved),
+        refuse_credentials=account.refusal,
     )
-
-
-def _exchange(resolved: Resolved | ClientAccount, clock: Clock, http: Any) -> Exchange:
-    from mdh_creds.mdh.exchange import BoundExchange, ClientSecretExchange
-
-    if isinstance(resolved, ClientAccount):
-        return ClientSecretExchange(resolved, clock, http)
-    return BoundExchange(resolved, clock, http)
-
-
-def _sealer(resolved: Resolved | ClientAccount) -> Sealer:
-    """Entries are sealed with a key derived from the private key, or from the client secret."""
-    if isinstance(resolved, ClientAccount):
-        return Sealer.for_client_secret(resolved.client_id, resolved.client_secret)
-    return Sealer(resolved.key.der)
-
-
-def _refusal(resolved: Resolved | ClientAccount) -> str | None:
-    """A client-secret profile is asked for AWS credentials: the broker's one-line refusal."""
-    return token_only_message(resolved.settings) if isinstance(resolved, ClientAccount) else None

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
 MAX_TRUSTED_LIFETIME = 43_200.0  # s: an Expiration further away is trusted for 12 hours only
-# botocore re-runs a credential_process on every API call while 15 minutes or less are left: the
-# process path refreshes at 16 minutes left when a fresh exchange gives more than that.
-PROCESS_MIN_LEFT = 960.0
+# Every SDK treats credentials with 15 minutes or less left as due: botocore re-runs a
+# credential_process on every API call then, and the container provider asks the endpoint again.
+# What is handed to an SDK (``process``, the endpoint) is refreshed at 16 minutes left when a fresh
+# exchange gives more than that (DESIGN 3.4 and 5).
+SDK_MIN_LEFT = 960.0
 
 
 class Freshness(enum.Enum):
@@ -56,6 +58,32 @@ def to_local_seconds(expires_at: float, issued_at: float, skew: float) -> float:
     return local_span(expires_at, issued_at, skew)[1]
 
 
+def window_seconds(
+    window: float, lifetime: float, *, min_left: float = 0.0, min_window: float = 0.0
+) -> float:
+    """How long before its expiry an entry of ``lifetime`` turns stale: the scaled window, at
+    least ``min_window`` whatever the lifetime (an access token's 60 s), widened to ``min_left``
+    when the lifetime exceeds it (``SDK_MIN_LEFT`` for what an SDK is handed)."""
+    scaled = max(scaled_window_seconds(window, lifetime), min_window)
+    return max(scaled, min_left) if lifetime > min_left else scaled
+
+
+def due_at(
+    expires_at: float,
+    issued_at: float,
+    skew: float,
+    window: float,
+    *,
+    min_left: float = 0.0,
+    min_window: float = 0.0,
+) -> float:
+    """When (local epoch seconds) an entry turns stale: the one refresh point that the broker,
+    the fast path and the endpoint's keeper all use."""
+    received, expires = local_span(expires_at, issued_at, skew)
+    span = window_seconds(window, expires - received, min_left=min_left, min_window=min_window)
+    return expires - span
+
+
 def judge(
     expires_at: float,
     issued_at: float,
@@ -66,19 +94,12 @@ def judge(
     min_left: float = 0.0,
     min_window: float = 0.0,
 ) -> Freshness:
-    """Judge an entry (epoch seconds; ``now`` on the local clock): fresh while more than the
-    scaled window is left. ``min_window`` is a floor for the window whatever the lifetime (an
-    access token's 60 s); ``min_left`` widens it to that much for entries whose lifetime exceeds
-    it (the process path's ``PROCESS_MIN_LEFT``)."""
-    received, expires = local_span(expires_at, issued_at, skew)
-    left = expires - now
-    if left <= 0:
+    """Judge an entry (epoch seconds; ``now`` on the local clock): fresh until :func:`due_at`,
+    stale from then until its local expiry, then expired."""
+    if to_local_seconds(expires_at, issued_at, skew) <= now:
         return Freshness.EXPIRED
-    lifetime = expires - received
-    window = max(scaled_window_seconds(window, lifetime), min_window)
-    if lifetime > min_left:
-        window = max(window, min_left)
-    return Freshness.STALE if left <= window else Freshness.FRESH
+    due = due_at(expires_at, issued_at, skew, window, min_left=min_left, min_window=min_window)
+    return Freshness.STALE if now >= due else Freshness.FRESH
 
 
 def to_local(expires_at: datetime, issued_at: datetime, skew: timedelta) -> datetime:

@@ -1,6 +1,6 @@
 """Immutable values: the AWS credentials and the access token, as exchanged and as cached.
 
-``CacheKey`` (``cache.stored``) is re-exported: it names where either is kept."""
+Where either is kept (``CacheKey``, the entry kinds) belongs to ``cache.stored``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
 from mdh_creds.clock import parse_timestamp
 from mdh_creds.freshness import local_lifetime, to_local
 
-__all__ = ["KIND_CREDENTIALS", "KIND_TOKEN", "AccessToken", "CacheKey", "TemporaryCredentials"]
+__all__ = ["AccessToken", "TemporaryCredentials"]
 
 
 class _ServerTimes:

@@ -22,11 +22,10 @@ from typing import Any
 import pytest
 
 from mdh_creds.cache.backends import CacheBackend, select
-from mdh_creds.cache.stored import pack_entry
+from mdh_creds.cache.stored import CacheKey, pack_entry
 from mdh_creds.clock import utc_now
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import LockTimeout
-from mdh_creds.models import CacheKey
 
 SECRET = "Sentinel-Secret-4f1d9c0e7b2a"
 SEALER = Sealer(b"contract test key material")
@@ -39,7 +38,7 @@ LOCK_CHILD = """
 import sys
 from pathlib import Path
 from mdh_creds.errors import LockTimeout
-from mdh_creds.models import CacheKey
+from mdh_creds.cache.stored import CacheKey
 {build}
 key = CacheKey(sys.argv[1], sys.argv[2])
 

@@ -13,9 +13,9 @@ from botocore.stub import Stubber
 
 from mdh_creds.cache.backends import select
 from mdh_creds.cache.dynamodb import LEASE_PREFIX, DynamoDBCache, create_table
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable, LockTimeout
-from mdh_creds.models import CacheKey
 from servers import Calls, MotoServer, dynamodb_client, free_port
 
 SEALER = Sealer(b"dynamodb test key material")

@@ -20,9 +20,9 @@ import pytest
 from mdh_creds.cache.backends import select
 from mdh_creds.cache.file import FileCache, pack_entry
 from mdh_creds.cache.locks import FileLocks
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable, LockTimeout
-from mdh_creds.models import CacheKey
 
 KEY_MATERIAL = "file test key material"
 SEALER = Sealer(KEY_MATERIAL.encode())
@@ -36,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from mdh_creds.cache.file import FileCache
 from mdh_creds.crypto import Sealer
-from mdh_creds.models import CacheKey
+from mdh_creds.cache.stored import CacheKey
 
 cache = FileCache(Path(sys.argv[1]))
 key = CacheKey(sys.argv[2], sys.argv[3])
@@ -54,7 +54,7 @@ HOLDER = """
 import sys, time
 from pathlib import Path
 from mdh_creds.cache.locks import FileLocks
-from mdh_creds.models import CacheKey
+from mdh_creds.cache.stored import CacheKey
 
 with FileLocks(Path(sys.argv[1])).lock(CacheKey(sys.argv[2], sys.argv[3]), 5):
     print("held", flush=True)

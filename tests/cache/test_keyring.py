@@ -14,9 +14,9 @@ import pytest
 
 from mdh_creds.cache.backends import select
 from mdh_creds.cache.keyring import INDEX_FILE, PIN_FILE, KeyringCache
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey
 from mdh_creds.testing.servers import unlock_default_collection
 from servers import SECRET_SERVICE_BACKEND
 

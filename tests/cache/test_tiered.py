@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from mdh_creds.cache.backends import select
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.cache.tiered import TieredCache
 from mdh_creds.crypto import Sealer
-from mdh_creds.models import CacheKey
 from servers import Calls
 
 SEALER = Sealer(b"tiered test key material")

@@ -27,8 +27,7 @@ class Served:
 
     def __init__(self, world: World, account_id: str | None = None, **keeper: Any) -> None:
         broker = broker_for("mdh", environ=world.env())
-        window = broker.policy.refresh_window
-        self.keeper = CredentialKeeper(broker.get_credentials, window, **keeper)
+        self.keeper = CredentialKeeper(broker.get_credentials, broker.refresh_due, **keeper)
         self.keeper.start()
         self.endpoint = Endpoint(self.keeper, account_id=account_id).start()
 

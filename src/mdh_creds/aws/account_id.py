@@ -41,4 +41,4 @@ def lookup_account_id(creds: TemporaryCredentials, settings: Settings) -> str:
         raise ConfigError(
             f"cannot look up the account id (STS GetCallerIdentity: {type(exc).__name__}): "
             f"set aws_account_id in profile {settings.profile} of {settings.config_file} by hand"
-        ) from None
+        ) from exc

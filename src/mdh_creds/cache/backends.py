@@ -7,7 +7,7 @@ cannot run here raises ``CacheUnavailable`` with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the package stays light
@@ -16,8 +16,8 @@ if TYPE_CHECKING:  # the package stays light
     from pathlib import Path
 
     from mdh_creds.cache.dynamodb import DynamoDBCache
+    from mdh_creds.cache.stored import CacheKey
     from mdh_creds.clock import Clock
-    from mdh_creds.models import CacheKey
 
 
 class CacheBackend(Protocol):
@@ -60,7 +60,7 @@ class CacheBackend(Protocol):
         ...
 
 
-BACKEND_NAMES = ("memory", "file", "keyring", "dynamodb")
+BACKEND_NAMES = ("auto", "memory", "file", "keyring", "dynamodb")
 
 
 def select(
@@ -72,13 +72,15 @@ def select(
     table: str = "mdh-creds-cache",
     lease_seconds: float = 10.0,
     local_copies: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> CacheBackend:
     """Build the backend called ``name``; ``CacheUnavailable`` if it is unknown or cannot run here.
 
     ``folder`` holds the file entries, the keyring index and pin, the lock files, and the local
-    copies of DynamoDB entries. The DynamoDB client is built by ``dynamodb_client_factory`` only
-    when that backend is chosen. With ``local_copies`` (the default) it is a ``TieredCache``
-    that builds the client on first need, and a missing or unreachable table fails at its first
+    copies of DynamoDB entries; ``environ`` (default ``os.environ``) may name the keyring class
+    (``cache.choice``). The DynamoDB client is built by ``dynamodb_client_factory`` only when
+    that backend is chosen. With ``local_copies`` (the default) it is a ``TieredCache`` that
+    builds the client on first need, and a missing or unreachable table fails at its first
     request; without, the table is probed now with one read.
     """
     from mdh_creds.errors import CacheUnavailable
@@ -87,6 +89,8 @@ def select(
         from mdh_creds.clock import utc_now
 
         clock = utc_now
+    if name == "auto":
+        return _auto(folder, clock, environ)
     if name == "memory":
         from mdh_creds.cache.memory import MemoryCache
 
@@ -98,7 +102,7 @@ def select(
     if name == "keyring":
         from mdh_creds.cache.keyring import KeyringCache
 
-        return KeyringCache(folder, clock)
+        return KeyringCache(folder, clock, environ)
     if name == "dynamodb":
         build = _dynamodb(dynamodb_client_factory, table, clock, lease_seconds)
         return _tiered(folder, clock, build) if local_copies else _probed(build)
@@ -138,6 +142,25 @@ def _probed(build: Callable[[], DynamoDBCache]) -> CacheBackend:
     backend = build()
     backend.probe()
     return backend
+
+
+def _auto(folder: Path, clock: Clock, environ: Mapping[str, str] | None) -> CacheBackend:
+    """``auto``: the OS keyring where a real one answers, else the file cache, remembered in the
+    folder for a day so the next run skips the keyring's probe (``cache.choice``)."""
+    import logging
+
+    from mdh_creds.cache.choice import remember_file_cache, remembers_file_cache
+    from mdh_creds.cache.file import FileCache
+    from mdh_creds.cache.keyring import KeyringCache
+    from mdh_creds.errors import CacheUnavailable
+
+    if not remembers_file_cache(str(folder)):
+        try:
+            return KeyringCache(folder, clock, environ)
+        except CacheUnavailable as exc:
+            logging.getLogger(__name__).debug("no usable keyring (%s); the file cache", exc)
+            remember_file_cache(folder)
+    return FileCache(folder, clock)
 
 
 def _tiered(folder: Path, clock: Clock, build: Callable[[], DynamoDBCache]) -> CacheBackend:

@@ -32,8 +32,8 @@ from mdh_creds.cache.awserrors import (
     unavailable,
 )
 from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import Clock, utc_now
-from mdh_creds.models import CacheKey
 
 __all__ = ["LEASE_PREFIX", "DynamoDBCache", "StoredItem", "create_table", "unavailable"]
 _log = logging.getLogger(__name__)

@@ -21,10 +21,9 @@ from pathlib import Path
 
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
-from mdh_creds.cache.stored import SUFFIX, live_body, pack_entry
+from mdh_creds.cache.stored import SUFFIX, CacheKey, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey
 from mdh_creds.persist import write_atomic
 
 _log = logging.getLogger(__name__)

@@ -3,9 +3,11 @@
 Each entry is the password of service ``mdh-creds``, username ``key.name``: the base64 of the
 same header-and-sealed-bytes form the file backend stores (see ``mdh_creds.cache.stored``).
 
-Choosing the keyring backend must be fast and must never prompt, so it happens once:
+Choosing the keyring backend must be fast and must never prompt, so it happens once (the names
+are read through ``cache.choice``, as the fast path reads them):
 
-1. ``PYTHON_KEYRING_BACKEND``, when set, names the class to use (an unusable one is an error);
+1. ``PYTHON_KEYRING_BACKEND`` in the environment passed in, when set, names the class to use (an
+   unusable one is an error);
 2. else ``<folder>/keyring-backend`` pins a class path from an earlier run: it is built directly,
    skipping keyring's detection. Only keyring's own backends (``PINNABLE``) are ever pinned or
    read from a pin: nothing found in the cache folder names a module to import. Any other pin is
@@ -30,18 +32,18 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mdh_creds.cache.choice import KEYRING_PIN_FILE, keyring_from_environ, pinned_keyring
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
-from mdh_creds.cache.stored import KEYRING_PIN_FILE, KEYRING_SERVICE, live_body, pack_entry
+from mdh_creds.cache.stored import KEYRING_SERVICE, CacheKey, live_body, pack_entry
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey
 from mdh_creds.persist import write_atomic
 
 SERVICE = KEYRING_SERVICE
@@ -157,9 +159,12 @@ class KeyringCache:
 
     name = "keyring"
 
-    def __init__(self, folder: Path, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, folder: Path, clock: Clock = utc_now, environ: Mapping[str, str] | None = None
+    ) -> None:
         self.folder = Path(folder)
         self._clock = clock
+        self._environ = os.environ if environ is None else environ
         try:
             import keyring.backend  # noqa: F401
         except ImportError as exc:
@@ -222,7 +227,7 @@ class KeyringCache:
             raise _unusable(exc) from exc
 
     def _choose_backend(self) -> tuple[Any, str]:
-        from_env = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+        from_env = keyring_from_environ(self._environ)
         if from_env:
             cls = _load_class(from_env)
             if cls is None or _priority(cls) < 1:
@@ -230,7 +235,7 @@ class KeyringCache:
                     f"PYTHON_KEYRING_BACKEND={from_env} is not a usable keyring: {_FALLBACK}"
                 )
             return self._build(cls), from_env
-        pinned = self._read_text(self.folder / PIN_FILE)
+        pinned = pinned_keyring(str(self.folder))
         if pinned in PINNABLE:
             cls = _load_class(pinned)
             if cls is not None and _priority(cls) >= 1:

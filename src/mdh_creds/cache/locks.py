@@ -23,8 +23,8 @@ from pathlib import Path
 import filelock
 
 from mdh_creds.cache.folder import prepare_folder
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.errors import CacheUnavailable, LockTimeout
-from mdh_creds.models import CacheKey
 
 _POLL_SECONDS = 0.02
 

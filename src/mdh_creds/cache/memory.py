@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import LockTimeout
-from mdh_creds.models import CacheKey
 
 
 class _Store:

@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 KEYRING_SERVICE = "mdh-creds"  # the keyring item: service, username = entry name
-KEYRING_PIN_FILE = "keyring-backend"  # in the cache folder: the keyring class chosen once
-SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 DYNAMODB_LOCAL_FOLDER = "dynamodb"  # in the cache folder: local copies of the DynamoDB entries
 KIND_TOKEN = "token"
 KIND_CREDENTIALS = "credentials"

@@ -29,8 +29,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
+from mdh_creds.cache.stored import CacheKey
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.models import CacheKey
 
 if TYPE_CHECKING:
     from mdh_creds.cache.dynamodb import DynamoDBCache

@@ -16,13 +16,12 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from mdh_creds.cache.choice import SECRET_SERVICE_BACKEND, keyring_class, remembers_file_cache
 from mdh_creds.cache.folder import is_private_folder, read_private
 from mdh_creds.cache.stored import (
     DYNAMODB_LOCAL_FOLDER,
-    KEYRING_PIN_FILE,
     KEYRING_SERVICE,
     KIND_CREDENTIALS,
-    SECRET_SERVICE_BACKEND,
     SUFFIX,
     CacheKey,
     identity,
@@ -30,7 +29,7 @@ from mdh_creds.cache.stored import (
 )
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
-from mdh_creds.freshness import PROCESS_MIN_LEFT, Freshness, judge, to_local_seconds
+from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
@@ -119,7 +118,7 @@ def read_settings(
 
 
 def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
-    """The identity of the entry, as ``mdh.account.Resolved.identity`` builds it."""
+    """The identity of the entry, as ``mdh.account.ServiceAccount.identity`` builds it."""
     exchange = specs.resolve_exchange_url(
         settings["exchange_url"], settings["project_id"], settings["project_code"]
     )
@@ -147,7 +146,7 @@ def _stored_entry(
         folder = os.path.join(folder, DYNAMODB_LOCAL_FOLDER)
         if not is_private_folder(folder):
             raise _NotHere("a local tier folder the full command warns about or refuses")
-    if cache in ("file", "dynamodb") or (cache == "auto" and specs.remembers_file_cache(folder)):
+    if cache in ("file", "dynamodb") or (cache == "auto" and remembers_file_cache(folder)):
         stored = read_private(os.path.join(folder, name + SUFFIX))
         if stored is None:
             raise _NotHere("no usable entry")
@@ -159,11 +158,7 @@ def _stored_entry(
 
 def _pinned_secret_service(environ: Mapping[str, str], folder: str) -> bool:
     """True when the keyring cache would use the Secret Service backend without detection."""
-    chosen = environ.get("PYTHON_KEYRING_BACKEND", "").strip()
-    if not chosen:
-        pinned = read_private(os.path.join(folder, KEYRING_PIN_FILE), 4096)
-        chosen = pinned.decode("utf-8", "replace").strip() if pinned else ""
-    return chosen == SECRET_SERVICE_BACKEND
+    return keyring_class(environ, folder) == SECRET_SERVICE_BACKEND
 
 
 def _secret_service_entry(name: str) -> bytes:
@@ -238,7 +233,7 @@ def _fresh_document(
     expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
     skew = float(payload.get("Skew", 0.0))
     if (
-        judge(expires_at, issued_at, skew, window, now, min_left=PROCESS_MIN_LEFT)
+        judge(expires_at, issued_at, skew, window, now, min_left=SDK_MIN_LEFT)
         is not Freshness.FRESH
     ):
         raise _NotHere("stale or expired: the full command refreshes")

@@ -23,7 +23,7 @@ from mdh_creds.cli.context import Context
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.settings.specs import CACHE_CHOICES, SPEC_BY_NAME, SPECS
 
-COMMANDS = tuple(commands.MODULES)
+COMMANDS = tuple(commands.COMMANDS)
 STDOUT_CLOSED = "stdout is closed: nothing was printed (run mdh-creds with its output open)"
 _log = logging.getLogger("mdh_creds")
 
@@ -96,7 +96,9 @@ def _setting_help(name: str) -> str:
     return f"{spec.key} / {spec.env[0]}{default}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the ``chosen`` command's module is imported to add its options (every
+    command is listed with its help line from the registry)."""
     parser = _Parser(
         prog="mdh-creds",
         usage="mdh-creds [COMMAND] [options]",
@@ -110,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", title="commands", metavar="COMMAND", parser_class=_Parser
     )
     for name in COMMANDS:
-        _add_command(sub, name)
+        if name == chosen:
+            _add_command(sub, name)
+        else:
+            sub.add_parser(name, help=commands.help_line(name))
     _add_common(parser, show_settings=False)
     return parser
 
@@ -121,8 +126,8 @@ def _add_command(sub: Any, name: str) -> None:
     command = sub.add_parser(
         name,
         prog=f"mdh-creds {name}",
-        help=module.HELP,
-        description=module.HELP,
+        help=commands.help_line(name),
+        description=commands.help_line(name),
         epilog=getattr(module, "EPILOG", None),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -130,6 +135,28 @@ def _add_command(sub: Any, name: str) -> None:
     own = " ".join(command.format_usage().removeprefix("usage:").split())
     command.usage = own.replace("%", "%%") + " [common options] [setting flags]"
     _add_common(command, show_settings=True)
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse ``argv`` with a parser that knows the options of the one command it names."""
+    words = _with_default_command(argv)
+    return build_parser(_command_named(words)).parse_args(words)
+
+
+def _command_named(words: list[str]) -> str | None:
+    """The command ``words`` name, found as argparse finds it (a flag's value that happens to be
+    a command's name is not taken for one), with no command module imported. ``None`` when the
+    words do not parse: the full parser then reports what is wrong."""
+    parser = _Parser(add_help=False)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMANDS:
+        sub.add_parser(name, add_help=False)
+    _add_common(parser, show_settings=False)
+    try:
+        found, _ = parser.parse_known_args(words)
+    except UsageError:
+        return None
+    return found.command if isinstance(found.command, str) else None
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:
@@ -157,7 +184,7 @@ def main(
         stderr.write(logs.error_line(_early_format(argv, environ), STDOUT_CLOSED, 1))
         return 1
     try:
-        args = build_parser().parse_args(_with_default_command(argv))
+        args = parse_arguments(argv)
     except UsageError as exc:
         stderr.write(f"mdh-creds: {exc}\n")
         return 2

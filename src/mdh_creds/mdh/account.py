@@ -1,24 +1,33 @@
 """The account a ``Settings`` names, made whole: settings completed from a Secrets Manager
 secret, then either the service account (private key loaded, explorer URL chosen) or the API
-client of the client-secret grant (id and secret); and the identity of its entries.
+client of the client-secret grant (id and secret).
 
+Each account class carries its own behaviour, as google-auth's credential classes do: the
+identity of its entries, the exchange that speaks for it, the sealer of its entries, and the
+refusal it gives when asked for what it cannot yield. The factory asks; it never tests a type.
 A profile has a private key or a client secret, never both (DESIGN 2.3)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.stored import client_identity, identity
+from mdh_creds.clock import Clock
+from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
 from mdh_creds.redact import register_secret
 from mdh_creds.settings.model import Settings
 from mdh_creds.settings.specs import resolve_exchange_url
 
+if TYPE_CHECKING:
+    from mdh_creds.broker import Exchange
+
 
 @dataclass(frozen=True)
-class Resolved:
+class ServiceAccount:
     """Settings completed from a secret, with the private key loaded (the key hidden)."""
 
     settings: Settings
@@ -49,6 +58,29 @@ class Resolved:
             parts.append(f"project code {s.project_code!r} (from {s.source('project_code')})")
         return " and ".join(parts) or f"no project (the explorer URL {self.exchange_url})"
 
+    @property
+    def refusal(self) -> str | None:
+        """A service account yields both access tokens and AWS credentials."""
+        return None
+
+    def exchange(self, clock: Clock, http: Any = None) -> Exchange:
+        """The assertion, then the explorer credentials, for this account."""
+        from mdh_creds.mdh.exchange import BoundExchange
+
+        return BoundExchange(
+            self.settings,
+            service_account=self.service_account,
+            key=self.key,
+            exchange_url=self.exchange_url,
+            sent=self.project_sent,
+            clock=clock,
+            http=http,
+        )
+
+    def sealer(self) -> Sealer:
+        """Entries are sealed with a key derived from the private key (DESIGN 5)."""
+        return Sealer(self.key.der)
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -64,6 +96,31 @@ class ClientAccount:
         s = self.settings
         return client_identity(client_id=self.client_id, token_url=s.token_url, scope=s.scope)
 
+    @property
+    def refusal(self) -> str | None:
+        """Asked for AWS credentials, an API client refuses with this line (exit 3)."""
+        return token_only_message(self.settings)
+
+    def exchange(self, clock: Clock, http: Any = None) -> Exchange:
+        """The client-secret token call for this client."""
+        from mdh_creds.mdh.exchange import ClientSecretExchange
+
+        return ClientSecretExchange(
+            self.settings,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            refusal=token_only_message(self.settings),
+            clock=clock,
+            http=http,
+        )
+
+    def sealer(self) -> Sealer:
+        """Entries are sealed with a key derived from the client secret."""
+        return Sealer.for_client_secret(self.client_id, self.client_secret)
+
+
+Account = ServiceAccount | ClientAccount
+
 
 def token_only_message(settings: Settings) -> str:
     """Why a client-secret configuration gives no AWS credentials, and what to use instead."""
@@ -73,7 +130,7 @@ def token_only_message(settings: Settings) -> str:
     )
 
 
-def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved | ClientAccount:
+def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
     """Load the key (text, file or secret) or the client secret, fill settings from a secret,
     check what is required."""
     if not settings.is_mdh_profile:
@@ -99,7 +156,7 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Resolved | Client
             f"{settings.config_file} (mdh-creds configure --profile {settings.profile} "
             "--service-account NAME) or set MDH_SERVICE_ACCOUNT"
         )
-    return Resolved(settings, key, exchange_url_for(settings), settings.service_account)
+    return ServiceAccount(settings, key, exchange_url_for(settings), settings.service_account)
 
 
 def first_run_advice(settings: Settings) -> str:
@@ -122,7 +179,7 @@ def _from_secret(
     settings: Settings, environ: Mapping[str, str], key: PrivateKey | None
 ) -> tuple[Settings, PrivateKey | None]:
     from mdh_creds.aws.clients import aws_client
-    from mdh_creds.aws.secrets import fetch_secret
+    from mdh_creds.mdh.secrets import fetch_secret
 
     secret_id = str(settings.secret_id)
     bundle = fetch_secret(aws_client("secretsmanager", settings, environ), secret_id)

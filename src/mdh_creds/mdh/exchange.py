@@ -1,4 +1,5 @@
-"""The exchange bound to one resolved account: what the broker calls (``broker.Exchange``).
+"""The exchange bound to one account: what the broker calls (``broker.Exchange``). Each account
+class of ``mdh.account`` builds its own (``ServiceAccount.exchange``, ``ClientAccount.exchange``).
 
 ``BoundExchange`` speaks for a service account (assertion, then explorer credentials);
 ``ClientSecretExchange`` for an API client of the client-secret grant (an access token only).
@@ -10,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from mdh_creds.clock import Clock
 from mdh_creds.errors import ConfigError
-from mdh_creds.mdh.account import ClientAccount, Resolved, token_only_message
 from mdh_creds.models import AccessToken, TemporaryCredentials
 from mdh_creds.settings.model import Settings
 from mdh_creds.version import USER_AGENT
 
 if TYPE_CHECKING:
     from mdh_creds.mdh.client import MdhClient
+    from mdh_creds.mdh.keys import PrivateKey
 
 
 def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
@@ -39,37 +40,61 @@ def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
 
 
 class BoundExchange:
-    """The two MDH calls for one identity over one HTTP session (``broker.Exchange``)."""
+    """The two MDH calls for one service account over one HTTP session (``broker.Exchange``);
+    ``sent`` names the project sent, for messages."""
 
-    def __init__(self, resolved: Resolved, clock: Clock, http: Any = None) -> None:
-        self._resolved = resolved
-        self.client = _client(resolved.settings, clock, http)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service_account: str,
+        key: PrivateKey,
+        exchange_url: str,
+        sent: str,
+        clock: Clock,
+        http: Any = None,
+    ) -> None:
+        self._settings, self._account, self._key = settings, service_account, key
+        self._exchange_url, self._sent = exchange_url, sent
+        self.client = _client(settings, clock, http)
 
     def fetch_access_token(self) -> AccessToken:
-        r, s = self._resolved, self._resolved.settings
-        return self.client.fetch_access_token(r.service_account, r.key, s.token_url, s.scope)
+        s = self._settings
+        return self.client.fetch_access_token(self._account, self._key, s.token_url, s.scope)
 
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials:
-        r = self._resolved
         return self.client.fetch_credentials(
-            token, r.exchange_url, r.settings.project_code, sent=r.project_sent
+            token, self._exchange_url, self._settings.project_code, sent=self._sent
         )
 
 
 class ClientSecretExchange:
     """The client-secret token call for one API client (``broker.Exchange``); it has no AWS
-    credentials to give (the broker refuses before asking)."""
+    credentials to give (the broker refuses with ``refusal`` before asking)."""
 
-    def __init__(self, account: ClientAccount, clock: Clock, http: Any = None) -> None:
-        self._account = account
-        self.client = _client(account.settings, clock, http)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str,
+        client_secret: str,
+        refusal: str,
+        clock: Clock,
+        http: Any = None,
+    ) -> None:
+        self._settings, self._id, self._secret = settings, client_id, client_secret
+        self._refusal = refusal
+        self.client = _client(settings, clock, http)
+
+    def __repr__(self) -> str:
+        return f"ClientSecretExchange(client_id={self._id!r})"
 
     def fetch_access_token(self) -> AccessToken:
-        a, s = self._account, self._account.settings
+        s = self._settings
         return self.client.fetch_client_token(
-            a.client_id, a.client_secret, s.token_url, s.scope, s.client_auth
+            self._id, self._secret, s.token_url, s.scope, s.client_auth
         )
 
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials:
         del token
-        raise ConfigError(token_only_message(self._account.settings))
+        raise ConfigError(self._refusal)

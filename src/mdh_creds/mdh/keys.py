@@ -1,4 +1,4 @@
-"""Load the service account's private key: PEM text or a file (a secret's: ``aws.secrets``).
+"""Load the service account's private key: PEM text or a file (a secret's: ``mdh.secrets``).
 
 MDH users paste keys in many shapes: PKCS#1 or PKCS#8, on one line, with literal ``\\n``, or
 base64-encoded whole. Everything is normalised to PEM here. The RSA key itself is parsed only when

@@ -1,11 +1,12 @@
 """Keep the credentials an endpoint serves in memory, refreshed by a background thread.
 
-What is held is refreshed once it enters its refresh window, ``min(window, lifetime / 3)``
-(``freshness.scaled_window``: the rule the broker and the in-process provider follow), so a request
-never waits for MDH. A refresh that fails keeps the credentials held until they expire
-(stale-while-error) and is tried again after a back-off that doubles from one second up to 30
-seconds, but comes at least four times before the held credentials expire. Once they have
-expired, ``current()`` is ``None`` (the endpoint answers 503) until a refresh succeeds.
+What is held is refreshed when the broker would judge it stale (``CredentialBroker.refresh_due``,
+the rule of ``freshness.due_at`` that ``process`` follows too), so a request never waits for MDH
+and what is served keeps more than 15 minutes when the lifetime allows. A refresh that fails
+keeps the credentials held until they expire (stale-while-error) and is tried again after a
+back-off that doubles from one second up to 30 seconds, but comes at least four times before the
+held credentials expire. Once they have expired, ``current()`` is ``None`` (the endpoint answers
+503) until a refresh succeeds.
 
 Times are wall-clock seconds since the epoch on this machine's clock (the expiry moved by the
 skew measured against MDH), as the SDKs compare them; the thread re-reads the clock at least every
@@ -19,11 +20,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
-from mdh_creds.freshness import scaled_window
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
 
@@ -43,31 +42,30 @@ class Held:
     due: float
 
 
-def hold(creds: TemporaryCredentials, window: timedelta) -> Held:
+def hold(creds: TemporaryCredentials, due: Callable[[TemporaryCredentials], float]) -> Held:
     """``creds`` with their local expiry and the moment they are due for a refresh."""
-    expires = creds.local_expires_at.timestamp()
-    return Held(creds, expires, expires - scaled_window(window, creds.lifetime).total_seconds())
+    return Held(creds, creds.local_expires_at.timestamp(), due(creds))
 
 
 class CredentialKeeper:
     """Holds the credentials to serve; ``start()`` fetches the first, then refreshes in a thread.
 
-    ``fetch`` is the broker's ``get_credentials`` (it raises ``MdhCredsError``); ``window`` its
-    refresh window; ``max_backoff`` the longest pause between failed attempts. ``fetches``
+    ``fetch`` is the broker's ``get_credentials`` (it raises ``MdhCredsError``); ``due`` its
+    ``refresh_due``; ``max_backoff`` the longest pause between failed attempts. ``fetches``
     counts the calls made to ``fetch``.
     """
 
     def __init__(
         self,
         fetch: Callable[[], TemporaryCredentials],
-        window: timedelta,
+        due: Callable[[TemporaryCredentials], float],
         *,
         clock: Callable[[], float] = time.time,
         max_backoff: float = MAX_BACKOFF,
     ) -> None:
         self._fetch = fetch
         self._max_backoff = max_backoff
-        self._window = window
+        self._due = due
         self._clock = clock
         self._held: Held | None = None
         self._stopped = threading.Event()
@@ -105,7 +103,7 @@ class CredentialKeeper:
         """Ask the broker now (it serves its cache while fresh) and hold the answer."""
         self.fetches += 1
         creds = self._fetch()
-        self._held = held = hold(creds, self._window)
+        self._held = held = hold(creds, self._due)
         _log.debug(
             "holding credentials valid until %s; next refresh in %.0f s",
             to_timestamp(creds.local_expires_at),

@@ -1,25 +1,19 @@
-"""Start the endpoint for a profile (``serve``, ``exec --server``): the broker, the keeper that
-holds and refreshes its credentials, and the HTTP server; what a child of ``exec --server`` must
-not inherit.
+"""Start the endpoint for a broker (``serve``, ``exec --server``): the keeper that holds and
+refreshes its credentials, and the HTTP server; what a child of ``exec --server`` must not inherit.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from mdh_creds.errors import ConfigError
 from mdh_creds.server.endpoint import LOOPBACK, Endpoint
 from mdh_creds.server.keeper import CredentialKeeper
-from mdh_creds.settings.model import Settings
 
 if TYPE_CHECKING:
-    from mdh_creds.cli.context import Context
+    from mdh_creds.broker import CredentialBroker
+    from mdh_creds.settings.model import Settings
 
-# SDKs treat credentials with 15 minutes or less left as due and ask again on every call: the
-# endpoint's window is at least 16 minutes, scaled down with the lifetime like every window.
-SERVED_FLOOR = timedelta(minutes=16)
 CHILD_STRIPPED = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -36,21 +30,22 @@ CHILD_STRIPPED = (
 
 
 def start_endpoint(
-    ctx: Context, settings: Settings, *, host: str = LOOPBACK, port: int = 0
+    broker: CredentialBroker,
+    *,
+    account_id: str | None = None,
+    host: str = LOOPBACK,
+    port: int = 0,
 ) -> tuple[Endpoint, CredentialKeeper]:
-    """Fetch the first credentials (errors reach the caller), then serve and refresh them."""
-    from mdh_creds.cli.context import make_broker
-
-    broker = make_broker(ctx, settings)
-    window = max(broker.policy.refresh_window, SERVED_FLOOR)
-    broker.policy = dataclasses.replace(broker.policy, refresh_window=window)
-    keeper = CredentialKeeper(broker.get_credentials, window)
+    """Fetch the first credentials (errors reach the caller), then serve them and refresh them
+    when ``broker`` would judge them stale. Build the broker with ``freshness.SDK_MIN_LEFT``, as
+    for ``process``: the SDKs asking the endpoint treat 15 minutes or less left as due."""
+    keeper = CredentialKeeper(broker.get_credentials, broker.refresh_due)
     keeper.start()
     try:
-        endpoint = Endpoint(keeper, host=host, port=port, account_id=settings.account_id)
+        endpoint = Endpoint(keeper, host=host, port=port, account_id=account_id)
     except OSError as exc:
         keeper.stop()
-        raise ConfigError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from exc
     return endpoint.start(), keeper
 
 

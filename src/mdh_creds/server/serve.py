@@ -1,11 +1,6 @@
-"""``mdh-creds serve``: the credentials endpoint in the foreground, for containers and compose.
-
-It prints the variables a container needs (``KEY=value`` lines, the format of
-``docker run --env-file``) on stdout, or writes them to ``--write-env-file PATH``; with
-``--token-file PATH`` the token goes to that file (0600, no trailing newline) and the variables
-name the file instead. ``--listen ADDR`` serves on one other address (a Docker bridge address);
-the token is required there too. SIGINT or SIGTERM stops it cleanly (exit 0), and the files it
-wrote are removed: the token in them dies with the server.
+"""What a foreground server needs (``serve``): the address it may listen on, the 0600 files it
+writes (the token, the container variables), and the stop signals it waits for. SIGINT or SIGTERM
+set an event instead of ending the process, so the caller can remove what it wrote.
 """
 
 from __future__ import annotations
@@ -17,45 +12,12 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.server.endpoint import LOOPBACK, Endpoint
-from mdh_creds.server.launch import region_variables, start_endpoint
-
-if TYPE_CHECKING:
-    from mdh_creds.cli.context import Context
+from mdh_creds.server.endpoint import LOOPBACK
 
 STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
-
-
-def cmd_serve(ctx: Context) -> int:
-    from mdh_creds.cli.context import load_settings
-
-    host = listen_address(ctx.flags.get("listen"))
-    port = int(ctx.flags.get("port") or 0)
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"--port {port} is not a port: give 1 to 65535, or none for any")
-    settings = load_settings(ctx)
-    written: list[Path] = []
-    with StopSignals() as stop:
-        endpoint, keeper = start_endpoint(ctx, settings, host=host, port=port)
-        try:
-            variables = {**publish(ctx, endpoint, written), **region_variables(settings)}
-            show(ctx, variables, written)
-            ctx.stderr.write(
-                f"mdh-creds: serving credentials for profile {settings.profile} at "
-                f"{endpoint.url} (Ctrl-C or SIGTERM stops)\n"
-            )
-            ctx.stderr.flush()
-            stop.wait()
-            ctx.stderr.write(f"mdh-creds: stopped ({stop.name})\n")
-        finally:
-            endpoint.stop()
-            keeper.stop()
-            for path in written:
-                path.unlink(missing_ok=True)
-    return 0
 
 
 def listen_address(text: str | None) -> str:
@@ -64,42 +26,17 @@ def listen_address(text: str | None) -> str:
         return LOOPBACK
     try:
         address = ipaddress.ip_address(text.strip().strip("[]"))
-    except ValueError:
+    except ValueError as exc:
         raise ConfigError(
             f"--listen {text!r} is not an IP address: give the address to serve on, such as "
             "a Docker bridge address (172.17.0.1)"
-        ) from None
+        ) from exc
     if address.is_unspecified:
         raise ConfigError(
             f"--listen {text} would serve on every interface: give one address, such as a "
             "Docker bridge address (172.17.0.1)"
         )
     return str(address)
-
-
-def publish(ctx: Context, endpoint: Endpoint, written: list[Path]) -> dict[str, str]:
-    """The container variables; with ``--token-file`` the token is written there first."""
-    token_file = ctx.flags.get("token_file")
-    if not token_file:
-        return endpoint.variables()
-    path = Path(str(token_file)).expanduser().absolute()
-    write_private(path, endpoint.token)  # no trailing newline: SDKs read the whole file
-    written.append(path)
-    return endpoint.variables(token_file=str(path))
-
-
-def show(ctx: Context, variables: dict[str, str], written: list[Path]) -> None:
-    """Print the variables, or write them to ``--write-env-file`` (and say where on stderr)."""
-    text = "".join(f"{name}={value}\n" for name, value in variables.items())
-    env_file = ctx.flags.get("write_env_file")
-    if not env_file:
-        ctx.stdout.write(text)
-        ctx.stdout.flush()
-        return
-    path = Path(str(env_file)).expanduser().absolute()
-    write_private(path, text)
-    written.append(path)
-    ctx.stderr.write(f"mdh-creds: wrote the container variables to {path}\n")
 
 
 def write_private(path: Path, text: str) -> None:

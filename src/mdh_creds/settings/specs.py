@@ -15,8 +15,6 @@ DESIGNER_EXCHANGE_URL = (
     "https://api.designer.mydatahelps.org/projects/{project_id}/export-explorer/token"
 )
 GUARD_VARIABLE = "MDH_CREDS_OWN_AWS_CALL"  # aws/guard.py: set for what `process` starts
-AUTO_CHOICE_FILE = "auto-cache"  # in the cache folder: "file" once no keyring answered
-AUTO_RECHECK = 86_400  # seconds before mdh_cache=auto looks for a keyring again
 CACHE_CHOICES = ("auto", "keyring", "file", "dynamodb", "memory", "none")
 CLIENT_AUTH_CHOICES = ("basic", "post")  # RFC 6749 2.3.1: HTTP Basic, or in the form body
 
@@ -149,20 +147,3 @@ def default_cache_dir(environ: Mapping[str, str]) -> str:
     if not base and os.name == "nt":
         base = environ.get("LOCALAPPDATA")
     return os.path.join(os.path.expanduser(base or "~/.cache"), "mdh-creds")
-
-
-def remembers_file_cache(folder: str) -> bool:
-    """True while ``mdh_cache=auto`` recently found no keyring and settled on the file cache
-    (the marker is read as every file in the cache folder is: ``cache.folder.read_private``)."""
-    import time
-
-    from mdh_creds.cache.folder import read_private_with_status
-
-    try:
-        found = read_private_with_status(os.path.join(folder, AUTO_CHOICE_FILE), 64)
-    except OSError:
-        return False
-    if found is None:
-        return False
-    remembered, info = found
-    return remembered.strip() == b"file" and time.time() - info.st_mtime < AUTO_RECHECK

@@ -30,7 +30,7 @@ def refusing_keys(parse: Callable[[str], T], what: str = "value") -> Callable[[s
     that is not the key never carries one, so no error, ``status`` or ``configure`` shows it)."""
 
     def checked(text: str) -> T:
-        from mdh_creds.mdh.pem import looks_like_key
+        from mdh_creds.settings.pasted import looks_like_key
 
         if looks_like_key(text):
             raise NotShown(PASTED_KEY.format(what=what))

@@ -1,7 +1,9 @@
-"""The registry of ``mdh-creds`` commands: name -> module, imported when the parser is built.
+"""The registry of ``mdh-creds`` commands: name -> (module, one-line help). A module is imported
+only when its command runs (or its own ``--help`` is asked for): the top-level help needs only
+the lines kept here.
 
-Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(ctx) -> int``.
-Command modules never import this registry nor each other.
+Each command module defines ``add_arguments(parser)`` and ``run(ctx) -> int`` (and may define
+``EPILOG``). Command modules never import this registry nor each other.
 """
 
 from __future__ import annotations
@@ -10,19 +12,30 @@ import importlib
 from types import ModuleType
 
 # In the order ``--help`` lists them; ``process`` is also the default command.
-MODULES = {
-    "process": "process",
-    "token": "token",
-    "export": "export",
-    "exec": "exec",
-    "serve": "serve",
-    "status": "status",
-    "clear": "clear",
-    "configure": "configure",
-    "iam-policy": "iam_policy",
+COMMANDS: dict[str, tuple[str, str]] = {
+    "process": ("process", "print credential_process JSON (the default command)"),
+    "token": (
+        "token",
+        "print the access token (MDH REST API, or the client-secret API of the profile)",
+    ),
+    "export": ("export", "print credentials for a shell or a file"),
+    "exec": ("exec", "run CMD with the credentials in its environment"),
+    "serve": ("serve", "serve credentials to SDKs on a local endpoint until stopped"),
+    "status": (
+        "status",
+        "show settings with their sources, the cache, its entries and what to fix",
+    ),
+    "clear": ("clear", "remove cached entries"),
+    "configure": ("configure", "write or update the profile in the AWS config file"),
+    "iam-policy": ("iam_policy", "print the least-privilege IAM policy for these settings"),
 }
 
 
+def help_line(name: str) -> str:
+    """The one-line help of command ``name`` (a key of ``COMMANDS``), with nothing imported."""
+    return COMMANDS[name][1]
+
+
 def load(name: str) -> ModuleType:
-    """The module of command ``name`` (a key of ``MODULES``)."""
-    return importlib.import_module(f"{__name__}.{MODULES[name]}")
+    """The module of command ``name`` (a key of ``COMMANDS``)."""
+    return importlib.import_module(f"{__name__}.{COMMANDS[name][0]}")

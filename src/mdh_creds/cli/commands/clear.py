@@ -13,8 +13,6 @@ from mdh_creds.cli.context import Context, load_settings, make_broker
 if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
 
-HELP = "remove cached entries"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -33,7 +33,6 @@ from mdh_creds.settings.typos import unknown_key_warnings
 _NAME_FORBIDDEN = frozenset("[]'\"\\")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 DEFAULT_REGION = "us-east-1"  # where the MDH Export Explorer's data lives
-HELP = "write or update the profile in the AWS config file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.errors import ConfigError
 from mdh_creds.formats import to_environment
+from mdh_creds.freshness import SDK_MIN_LEFT
 
 if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
@@ -42,7 +43,6 @@ FORWARDED_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [ARGS...]\n"
-HELP = "run CMD with the credentials in its environment"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +91,8 @@ def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
     from mdh_creds.server.launch import CHILD_STRIPPED, region_variables, start_endpoint
 
     warn_default_keys(ctx, argv[0])
-    endpoint, keeper = start_endpoint(ctx, settings)
+    broker = make_broker(ctx, settings, min_left=SDK_MIN_LEFT)
+    endpoint, keeper = start_endpoint(broker, account_id=settings.account_id)
     try:
         variables = {**endpoint.variables(), **region_variables(settings)}
         removed = (*REMOVED_VARIABLES, *CHILD_STRIPPED)

@@ -8,8 +8,6 @@ from mdh_creds.cli.context import Context, load_settings, make_broker
 from mdh_creds.errors import ConfigError
 from mdh_creds.formats import EXPORT_FORMATS, to_export
 
-HELP = "print credentials for a shell or a file"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=EXPORT_FORMATS, default="env", help="output format")

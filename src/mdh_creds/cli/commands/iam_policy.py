@@ -8,8 +8,6 @@ import json
 from mdh_creds.aws.iam_policy import build_policy, notes, where
 from mdh_creds.cli.context import Context, load_settings
 
-HELP = "print the least-privilege IAM policy for these settings"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     del parser

@@ -22,8 +22,6 @@ from mdh_creds.settings.model import Settings
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.typos import unknown_key_warnings
 
-HELP = "show settings with their sources, the cache, its entries and what to fix"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", default=None, help="print JSON")

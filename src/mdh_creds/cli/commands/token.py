@@ -12,8 +12,6 @@ from mdh_creds.cli.context import Context, make_broker
 from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.models import AccessToken
 
-HELP = "print the access token (MDH REST API, or the client-secret API of the profile)"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     shape = parser.add_mutually_exclusive_group()
