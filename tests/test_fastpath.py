@@ -31,6 +31,7 @@ HEAVY = (
 LIGHT = {
     "mdh_creds",
     "mdh_creds.cache",
+    "mdh_creds.cache.choice",
     "mdh_creds.cache.folder",
     "mdh_creds.cache.stored",
     "mdh_creds.cli",
@@ -44,6 +45,7 @@ LIGHT = {
     "mdh_creds.mdh.pem",
     "mdh_creds.settings",
     "mdh_creds.settings.ini",
+    "mdh_creds.settings.pasted",
     "mdh_creds.settings.profiles",
     "mdh_creds.settings.sources",
     "mdh_creds.settings.specs",
