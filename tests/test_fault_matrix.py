@@ -282,7 +282,9 @@ def keyring_without_dbus(case: Case) -> None:
 
 
 def keyring_locked(case: Case) -> None:
-    case.request.getfixturevalue("keyring_env")  # a real Secret Service, in os.environ
+    # A real Secret Service, in os.environ (for secretstorage here) and in the command's own
+    # environment (the keyring class is read from the environment a command is given).
+    case.world.extra_env.update(case.request.getfixturevalue("keyring_env"))
     import secretstorage
 
     collection = secretstorage.get_default_collection(secretstorage.dbus_init())
