@@ -33,6 +33,7 @@ LIGHT = {
     "mdh_creds.cache",
     "mdh_creds.cache.choice",
     "mdh_creds.cache.folder",
+    "mdh_creds.cache.material",
     "mdh_creds.cache.stored",
     "mdh_creds.cli",
     "mdh_creds.cli.console",

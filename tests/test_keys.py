@@ -49,9 +49,9 @@ def test_pkcs1_and_pkcs8_normalise_to_pem(mdh_key_pair: KeyPair) -> None:
     assert "pem" not in repr(key).lower().replace("privatekey(", "")
 
 
-def test_encrypted_key_is_refused_with_advice() -> None:
+def test_encrypted_key_without_a_passphrase_names_where_to_put_one() -> None:
     text = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
-    with pytest.raises(PrivateKeyError, match="decrypt it first"):
+    with pytest.raises(PrivateKeyError, match="encrypted: set MDH_PRIVATE_KEY_PASSPHRASE"):
         parse_private_key(text, "test")
 
 

@@ -1,5 +1,6 @@
 """Seal and open cache entries: AES-256-GCM under a key derived (HKDF-SHA256) from the private key
-(or, for a client-secret profile, from the client secret, with its own info string and salt).
+(or, for a client-secret profile, from the client secret; for a KMS profile, from KMS's signature
+over a fixed message: each with its own info string).
 
 Envelope, version 1::
 
@@ -25,6 +26,7 @@ _INFO = b"mdh-creds cache entry key v1"
 # A client secret derives its key under another label (and the client id as salt), so it can
 # never give the key of a private key whose bytes it happened to equal.
 _CLIENT_SECRET_INFO = b"mdh-creds client-secret entry key v1"
+_KMS_INFO = b"mdh-creds kms entry key v1"
 
 
 class EntryKey(Protocol):
@@ -83,6 +85,11 @@ class Sealer:
     def for_client_secret(cls, client_id: str, client_secret: str) -> Sealer:
         """The sealer of a client-secret profile: the key derived from the client secret."""
         return cls(client_secret.encode(), info=_CLIENT_SECRET_INFO, salt=client_id.encode())
+
+    @classmethod
+    def for_kms_material(cls, material: bytes) -> Sealer:
+        """The sealer of a KMS profile: the key derived from ``cache.material``'s material."""
+        return cls(material, info=_KMS_INFO)
 
     def seal(self, key: EntryKey, payload: dict[str, Any]) -> bytes:
         """The envelope for ``payload`` stored under ``key``."""

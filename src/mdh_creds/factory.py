@@ -20,13 +20,14 @@ from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.mdh.account import resolve
-from mdh_creds.settings.model import Settings, default_cache_dir
+from mdh_creds.mdh.keystore import Prompt
+from mdh_creds.settings.model import Settings
 
 _log = logging.getLogger(__name__)
 
 
 def cache_folder(settings: Settings, environ: Mapping[str, str]) -> Path:
-    return Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(environ)
+    return settings.cache_folder(environ)
 
 
 def select_cache(
@@ -90,11 +91,13 @@ def build_broker(
     cache: CacheBackend | Literal["settings"] | None = "settings",
     force_refresh: bool = False,
     min_left: float = 0.0,
+    prompt: Prompt | None = None,
 ) -> CredentialBroker:
     """A broker for these settings; ``cache`` overrides the configured backend when given;
-    ``min_left`` (seconds) is ``Policy.min_left``."""
+    ``min_left`` (seconds) is ``Policy.min_left``; ``prompt`` may ask for a key's passphrase
+    on a terminal (``configure`` and ``status`` only)."""
     environ = os.environ if environ is None else environ
-    account = resolve(settings, environ)
+    account = resolve(settings, environ, prompt=prompt)
     budget = exchange_budget(account.settings)
     backend = (
         build_cache(account.settings, environ, clock, budget) if cache == "settings" else cache

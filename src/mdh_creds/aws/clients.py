@@ -1,4 +1,5 @@
-"""Our own AWS clients (DynamoDB cache, Secrets Manager): never through the mdh profile itself.
+"""Our own AWS clients (DynamoDB cache, Secrets Manager, KMS): never through the mdh profile
+itself.
 
 With no ``mdh_aws_profile`` the default chain is used; if that chain would resolve the mdh
 profile (``AWS_PROFILE`` names it), its ``credential_process`` provider is removed so the plugin
@@ -17,16 +18,21 @@ if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
 
 LOCAL_ENDPOINT = "http://localhost:4566"  # IS_LOCAL=true: LocalStack's edge port
-_SERVICE_IDS = {"dynamodb": "DYNAMODB", "secretsmanager": "SECRETS_MANAGER"}
+_SERVICE_IDS = {"dynamodb": "DYNAMODB", "secretsmanager": "SECRETS_MANAGER", "kms": "KMS"}
 
 
-def aws_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
-    """A boto3 client of ``service`` for the plugin's own calls."""
+def aws_client(
+    service: str, settings: Settings, environ: Mapping[str, str], region: str | None = None
+) -> Any:
+    """A boto3 client of ``service`` for the plugin's own calls (``region``: the one an ARN
+    names, else the session's)."""
     with inside():  # botocore resolves the client's credentials while creating it
-        return _own_client(service, settings, environ)
+        return _own_client(service, settings, environ, region)
 
 
-def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) -> Any:
+def _own_client(
+    service: str, settings: Settings, environ: Mapping[str, str], region: str | None
+) -> Any:
     import boto3
     import botocore.session
     from botocore.config import Config
@@ -46,7 +52,7 @@ def _own_client(service: str, settings: Settings, environ: Mapping[str, str]) ->
         retries={"max_attempts": 2, "mode": "standard"},
         user_agent_extra=USER_AGENT,  # CloudTrail shows the broker (DESIGN 7)
     )
-    region = session.region_name or "us-east-1"
+    region = region or session.region_name or "us-east-1"
     client: Any = session.client(
         cast(Any, service), region_name=region, endpoint_url=endpoint, config=config
     )

@@ -7,6 +7,9 @@ Statements, each present only when the settings need it:
 * ``MdhCredsCacheListing`` (same table): ``dynamodb:Scan``, needed only by ``mdh-creds status``
   and ``mdh-creds clear --all``; drop it from the policy of machines that only read credentials.
 * ``MdhCredsSecret`` (``mdh_secret_id``): ``secretsmanager:GetSecretValue`` on that secret.
+* ``MdhCredsKmsSign`` (``mdh_kms_key_id``): ``kms:Sign`` (each assertion, and once the cache's
+  sealing material) and ``kms:GetPublicKey`` (``configure --kms-key-id``) on that key; an alias
+  is allowed through the ``kms:RequestAlias`` condition, as IAM names keys, not aliases.
 
 Creating the table (``configure --create-table``) is a one-time administrative step and needs
 more (``CreateTable``, ``DescribeTable``, ``DescribeTimeToLive``, ``UpdateTimeToLive``).
@@ -23,6 +26,7 @@ from mdh_creds.settings.model import Settings
 RUNTIME_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 LISTING_ACTIONS = ("dynamodb:Scan",)
 SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
+KMS_ACTIONS = ("kms:Sign", "kms:GetPublicKey")
 # Secrets Manager appends "-" and six random characters to a secret's name in its ARN.
 SECRET_SUFFIX = "-??????"
 
@@ -53,6 +57,19 @@ def _statement(sid: str, actions: tuple[str, ...], resource: str) -> dict[str, A
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resource}
 
 
+def kms_statement(key_id: str, region: str, account: str) -> dict[str, Any]:
+    """The KMS key's ARN as given, its id made an ARN, or an alias allowed by condition."""
+    if _arn_parts(key_id) is not None and ":key/" in key_id:
+        return _statement("MdhCredsKmsSign", KMS_ACTIONS, key_id)
+    prefix = f"arn:{partition_for(region)}:kms:{region}:{account}:key/"
+    if not key_id.startswith(("alias/", "arn:")):
+        return _statement("MdhCredsKmsSign", KMS_ACTIONS, prefix + key_id)
+    alias = key_id.split(":", 5)[-1] if key_id.startswith("arn:") else key_id
+    statement = _statement("MdhCredsKmsSign", KMS_ACTIONS, prefix + "*")
+    statement["Condition"] = {"StringEquals": {"kms:RequestAlias": alias}}
+    return statement
+
+
 def where(settings: Settings, account_id: str | None) -> tuple[str, str]:
     """``(region, account)``, from the settings, then a secret ARN, then ``*``."""
     region, account = settings.region, account_id
@@ -76,6 +93,8 @@ def build_policy(settings: Settings, account_id: str | None = None) -> dict[str,
     if settings.secret_id:
         resource = secret_resource(settings.secret_id, region, account)
         statements.append(_statement("MdhCredsSecret", SECRET_ACTIONS, resource))
+    if settings.kms_key_id:
+        statements.append(kms_statement(settings.kms_key_id, region, account))
     return {"Version": "2012-10-17", "Statement": statements}
 
 

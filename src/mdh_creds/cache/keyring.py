@@ -209,6 +209,15 @@ class KeyringCache:
         keys = (CacheKey.parse_name(name) for name in sorted(self._read_index()))
         return iter([key for key in keys if key is not None])
 
+    def load_secret(self, name: str) -> str | None:
+        """A secret kept for the user under ``name`` (a key, a passphrase), or ``None``."""
+        found = self._call(self._backend.get_password, SERVICE, name)
+        return found if isinstance(found, str) and found else None
+
+    def save_secret(self, name: str, value: str) -> None:
+        """Keep ``value`` under ``name``; it is no cache entry (not indexed, never cleared)."""
+        self._call(self._backend.set_password, SERVICE, name, value)
+
     def lock(
         self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
     ) -> AbstractContextManager[None]:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 KEYRING_SERVICE = "mdh-creds"  # the keyring item: service, username = entry name
+KEYRING_KEY_PREFIX = "private-key-"  # + the mdh_private_key_keyring name: a key kept there
+KEYRING_PASSPHRASE_PREFIX = "passphrase-"  # + a digest of the encrypted key it opens
 DYNAMODB_LOCAL_FOLDER = "dynamodb"  # in the cache folder: local copies of the DynamoDB entries
 KIND_TOKEN = "token"
 KIND_CREDENTIALS = "credentials"
@@ -55,6 +57,19 @@ def client_identity(*, client_id: str, token_url: str, scope: str) -> dict[str, 
         "token_url": token_url,
         "scope": scope,
     }
+
+
+def keyring_key_name(name: str) -> str:
+    """The keyring username of the private key that ``mdh_private_key_keyring`` names."""
+    return KEYRING_KEY_PREFIX + name
+
+
+def keyring_passphrase_name(encrypted_pem: str) -> str:
+    """The keyring username of the passphrase that opens ``encrypted_pem`` (a digest of the
+    encrypted key: it names the key, reveals nothing, and follows the key wherever it moves)."""
+    import hashlib
+
+    return KEYRING_PASSPHRASE_PREFIX + hashlib.sha256(encrypted_pem.encode("ascii")).hexdigest()
 
 
 def entry_name(kind: str, digest: str) -> str:

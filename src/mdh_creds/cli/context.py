@@ -4,7 +4,7 @@ and the broker. Below the commands: no command module imports another, nor the r
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
@@ -42,10 +42,11 @@ def make_broker(
     cache: CacheBackend | Literal["settings"] | None = "settings",
     *,
     min_left: float = 0.0,
+    ask: bool = False,
 ) -> CredentialBroker:
     """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``
     (``cache``: a backend already built, instead of the one the settings name; ``min_left`` as
-    ``factory.build_broker``)."""
+    ``factory.build_broker``; ``ask``: a key's passphrase may be asked for on the terminal)."""
     from mdh_creds.factory import build_broker
 
     settings = settings or load_settings(ctx)
@@ -56,7 +57,25 @@ def make_broker(
         cache=None if no_cache else cache,
         force_refresh=bool(ctx.flags.get("force_refresh")),
         min_left=min_left,
+        prompt=terminal_prompt() if ask else None,
     )
+
+
+def terminal_prompt() -> Callable[[str], str] | None:
+    """``getpass`` on the controlling terminal, or ``None`` where there is none (``getpass``
+    would then read stdin with echo: never that)."""
+    import getpass
+    import os
+    import sys
+
+    if os.name == "nt":
+        return getpass.getpass if sys.stdin is not None and sys.stdin.isatty() else None
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return None
+    os.close(fd)
+    return getpass.getpass
 
 
 def describe_cache(settings: Settings, cache: CacheBackend | None, folder: Path) -> dict[str, Any]:

@@ -3,8 +3,10 @@
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
 case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file cache, a
-DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service, a key from the
-environment or a private key file, and a fresh entry. Anything else returns ``None`` and the
+DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service; a key from the
+environment, a private key file or a pinned Secret Service (opened with its passphrase from the
+environment or that keyring when it is encrypted), or a KMS key whose sealing material is kept
+(``cache.material``); and a fresh entry. Anything else returns ``None`` and the
 full command runs, which gives the same answer (and every error message).
 """
 
@@ -18,6 +20,7 @@ from typing import Any, TextIO
 
 from mdh_creds.cache.choice import SECRET_SERVICE_BACKEND, keyring_class, remembers_file_cache
 from mdh_creds.cache.folder import is_private_folder, read_private
+from mdh_creds.cache.material import load_material, material_path
 from mdh_creds.cache.stored import (
     DYNAMODB_LOCAL_FOLDER,
     KEYRING_SERVICE,
@@ -25,12 +28,14 @@ from mdh_creds.cache.stored import (
     SUFFIX,
     CacheKey,
     identity,
+    keyring_key_name,
+    keyring_passphrase_name,
     live_body,
 )
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
-from mdh_creds.mdh.pem import normalise_pem
+from mdh_creds.mdh.pem import decrypt_pem, encrypted_pem, normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import config_file, read_all, select_profile
@@ -152,7 +157,9 @@ def _stored_entry(
             raise _NotHere("no usable entry")
         return stored
     if cache in ("keyring", "auto") and _pinned_secret_service(environ, folder):
-        return _secret_service_entry(name)
+        import binascii
+
+        return binascii.a2b_base64(_secret_service_item(name))
     raise _NotHere("a cache the fast path does not read")
 
 
@@ -161,11 +168,9 @@ def _pinned_secret_service(environ: Mapping[str, str], folder: str) -> bool:
     return keyring_class(environ, folder) == SECRET_SERVICE_BACKEND
 
 
-def _secret_service_entry(name: str) -> bytes:
+def _secret_service_item(name: str) -> str:
     """The item the keyring library stores (attributes ``service``, ``username``), read with
     SecretStorage directly: ``import keyring`` alone costs more than the whole fast path."""
-    import binascii
-
     import secretstorage
 
     connection = secretstorage.dbus_init()
@@ -177,14 +182,43 @@ def _secret_service_entry(name: str) -> bytes:
         for item in collection.search_items(query):
             if item.is_locked():
                 raise _NotHere("locked item")
-            return binascii.a2b_base64(item.get_secret())
+            return bytes(item.get_secret()).decode("utf-8")
     finally:
         connection.close()
     raise _NotHere("no entry")
 
 
-def _key_material(settings: Mapping[str, Any]) -> bytes:
+def _sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
+    """The sealer the full command's account builds (``mdh.account``), from what is at hand."""
+    if settings["kms_key_id"]:
+        if (
+            settings["private_key"]
+            or settings["private_key_file"]
+            or settings["private_key_keyring"]
+        ):
+            raise _NotHere("a KMS key and a private key: the full command refuses")
+        material = load_material(material_path(environ, settings["kms_key_id"]))
+        if material is None:
+            raise _NotHere("no sealing material kept: the full command asks KMS")
+        return Sealer.for_kms_material(material)
+    text = _key_text(settings, environ, folder)
+    encrypted = encrypted_pem(text)
+    if encrypted is None:
+        return Sealer(normalise_pem(text)[2])
+    passphrase = settings["private_key_passphrase"]
+    if passphrase is None and _pinned_secret_service(environ, folder):
+        passphrase = _secret_service_item(keyring_passphrase_name(encrypted))
+    if passphrase is None:
+        raise _NotHere("no passphrase at hand: the full command explains")
+    return Sealer(decrypt_pem(encrypted, passphrase)[2])
+
+
+def _key_text(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> str:
     text = settings["private_key"]
+    if text is None and settings["private_key_file"] is None:
+        if not settings["private_key_keyring"] or not _pinned_secret_service(environ, folder):
+            raise _NotHere("no key the fast path reads")
+        return _secret_service_item(keyring_key_name(settings["private_key_keyring"]))
     if text is None:
         path = settings["private_key_file"]
         info = os.stat(path)
@@ -196,7 +230,7 @@ def _key_material(settings: Mapping[str, Any]) -> bytes:
             raise _NotHere("not a key file")
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    return normalise_pem(text)[2]
+    return str(text)
 
 
 def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
@@ -217,7 +251,7 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()
-    payload = Sealer(_key_material(settings)).open(key, live_body(stored, now))
+    payload = _sealer(settings, environ, folder).open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
     account_id = profile_keys.get("aws_account_id") or None

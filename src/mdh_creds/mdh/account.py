@@ -1,37 +1,50 @@
 """The account a ``Settings`` names, made whole: settings completed from a Secrets Manager
-secret, then either the service account (private key loaded, explorer URL chosen) or the API
-client of the client-secret grant (id and secret).
+secret, then either the service account (its key loaded, or its KMS key named; explorer URL
+chosen) or the API client of the client-secret grant (id and secret).
 
 Each account class carries its own behaviour, as google-auth's credential classes do: the
 identity of its entries, the exchange that speaks for it, the sealer of its entries, and the
 refusal it gives when asked for what it cannot yield. The factory asks; it never tests a type.
-A profile has a private key or a client secret, never both (DESIGN 2.3)."""
+A profile has a private key, a KMS key or a client secret, never two (DESIGN 2.3)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mdh_creds.cache.stored import client_identity, identity
 from mdh_creds.clock import Clock
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
-from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
+from mdh_creds.mdh.keystore import Prompt, load_private_key
 from mdh_creds.redact import register_secret
 from mdh_creds.settings.model import Settings
 from mdh_creds.settings.specs import resolve_exchange_url
 
 if TYPE_CHECKING:
     from mdh_creds.broker import Exchange
+    from mdh_creds.mdh.assertion import Signer
+
+
+class AccountKey(Protocol):
+    """What signs a service account's assertions and seals its entries: a private key here
+    (``mdh.keys.PrivateKey``) or a key in AWS KMS (``mdh.kms_key.KmsAccountKey``)."""
+
+    @property
+    def source(self) -> str: ...
+
+    def signer(self) -> Signer: ...
+
+    def sealer(self) -> Sealer: ...
 
 
 @dataclass(frozen=True)
 class ServiceAccount:
-    """Settings completed from a secret, with the private key loaded (the key hidden)."""
+    """Settings completed from a secret, with its key: loaded (hidden), or a KMS key."""
 
     settings: Settings
-    key: PrivateKey
+    key: AccountKey
     exchange_url: str
     service_account: str
 
@@ -70,7 +83,7 @@ class ServiceAccount:
         return BoundExchange(
             self.settings,
             service_account=self.service_account,
-            key=self.key,
+            sign=self.key.signer(),
             exchange_url=self.exchange_url,
             sent=self.project_sent,
             clock=clock,
@@ -78,8 +91,9 @@ class ServiceAccount:
         )
 
     def sealer(self) -> Sealer:
-        """Entries are sealed with a key derived from the private key (DESIGN 5)."""
-        return Sealer(self.key.der)
+        """Entries are sealed with a key derived from the private key (DESIGN 5), or for a KMS
+        key from KMS's signature over a fixed message (``mdh.kms_key``)."""
+        return self.key.sealer()
 
 
 @dataclass(frozen=True)
@@ -130,16 +144,17 @@ def token_only_message(settings: Settings) -> str:
     )
 
 
-def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
-    """Load the key (text, file or secret) or the client secret, fill settings from a secret,
-    check what is required."""
+def resolve(
+    settings: Settings, environ: Mapping[str, str], *, prompt: Prompt | None = None
+) -> Account:
+    """Load the key (text, file, OS keyring or secret; ``prompt`` may ask for its passphrase),
+    name the KMS key, or take the client secret; fill settings from a secret; check what is
+    required."""
     if not settings.is_mdh_profile:
         raise ConfigError(first_run_advice(settings))
-    key: PrivateKey | None = None
-    if settings.private_key:
-        key = parse_private_key(settings.private_key, settings.source("private_key"))
-    elif settings.private_key_file:
-        key = load_private_key_file(settings.private_key_file, settings.source("private_key_file"))
+    key: AccountKey | None = load_private_key(settings, environ, prompt)
+    if settings.kms_key_id:
+        key = _kms_key(settings, environ, key)
     if settings.secret_id and not _complete(settings, key):
         settings, key = _from_secret(settings, environ, key)
     if settings.client_id or settings.client_secret:
@@ -159,6 +174,19 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
     return ServiceAccount(settings, key, exchange_url_for(settings), settings.service_account)
 
 
+def _kms_key(settings: Settings, environ: Mapping[str, str], key: AccountKey | None) -> AccountKey:
+    """The KMS key; exit 3 when a private key is configured as well."""
+    from mdh_creds.mdh.kms_key import kms_account_key
+
+    if key is not None:
+        raise ConfigError(
+            f"both a private key ({_key_source(settings)}) and a KMS key "
+            f"({settings.source('kms_key_id')}) are configured: a profile signs with one, "
+            "remove the other"
+        )
+    return kms_account_key(settings, environ)
+
+
 def first_run_advice(settings: Settings) -> str:
     """What to do when nothing names a service account: ``mdh-creds configure``, with an example
     (for the default profile, a profile of its own, so other AWS work keeps its credentials)."""
@@ -176,8 +204,8 @@ def first_run_advice(settings: Settings) -> str:
 
 
 def _from_secret(
-    settings: Settings, environ: Mapping[str, str], key: PrivateKey | None
-) -> tuple[Settings, PrivateKey | None]:
+    settings: Settings, environ: Mapping[str, str], key: AccountKey | None
+) -> tuple[Settings, AccountKey | None]:
     from mdh_creds.aws.clients import aws_client
     from mdh_creds.mdh.secrets import fetch_secret
 
@@ -195,13 +223,13 @@ def _from_secret(
     return filled, key or bundle.private_key
 
 
-def _complete(settings: Settings, key: PrivateKey | None) -> bool:
+def _complete(settings: Settings, key: AccountKey | None) -> bool:
     """True when the settings name a whole account without the Secrets Manager secret."""
     has_client = bool(settings.client_id and settings.client_secret)
     return has_client or (key is not None and bool(settings.service_account))
 
 
-def _client_account(settings: Settings, key: PrivateKey | None) -> ClientAccount:
+def _client_account(settings: Settings, key: AccountKey | None) -> ClientAccount:
     """The API client; exit 3 when a private key is configured too or a half is missing."""
     client_source = settings.source("client_secret" if settings.client_secret else "client_id")
     if key is not None:
@@ -230,6 +258,10 @@ def _key_source(settings: Settings) -> str:
         return settings.source("private_key")
     if settings.private_key_file:
         return settings.source("private_key_file")
+    if settings.private_key_keyring:
+        return settings.source("private_key_keyring")
+    if settings.kms_key_id:
+        return settings.source("kms_key_id")
     return f"secret {settings.secret_id}"
 
 

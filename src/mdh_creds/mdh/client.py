@@ -1,7 +1,8 @@
 """The MDH exchange over an injected ``requests.Session``: assertion, access token, credentials.
 
 1. A JWT assertion (RS256, ``typ: JWT``, iss = sub = account, aud = token URL, 5-minute life,
-   fresh ``jti``) is traded for an access token (client credentials, RFC 7523).
+   fresh ``jti``; signed by a ``mdh.assertion.Signer``: a key here or in KMS) is traded for an
+   access token (client credentials, RFC 7523).
 2. The token (raw, no "Bearer") is traded at the explorer endpoint for AWS credentials.
 Or, for an API client: a client id and secret are traded for an access token (RFC 6749 4.4).
 Every request is bounded in time and size (``mdh.transport``); every answer is validated before
@@ -18,13 +19,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import jwt
-
 from mdh_creds.clock import Clock, parse_http_date, utc_now
 from mdh_creds.errors import ExchangeRejected, ExchangeUnavailable
 from mdh_creds.mdh.answers import parse_credentials_answer, parse_token_answer
+from mdh_creds.mdh.assertion import Signer, encode_assertion
 from mdh_creds.mdh.client_secret import INVALID_CLIENT_HINT, client_request
-from mdh_creds.mdh.keys import PrivateKey, load_signing_key
 from mdh_creds.mdh.retry import (
     Backoff,
     call_budget,
@@ -69,16 +68,17 @@ class MdhClient:
         self.last_skew = timedelta(0)
 
     def fetch_access_token(
-        self, account: str, key: PrivateKey, token_url: str, scope: str
+        self, account: str, sign: Signer, token_url: str, scope: str
     ) -> AccessToken:
-        signing_key = load_signing_key(key)
+        """An access token for a service account; ``sign`` signs each attempt's new assertion
+        (a KMS signer's transient faults are retried as the token call's are)."""
 
         def attempt(deadline: float) -> AccessToken:
             form = {
                 "scope": scope,
                 "grant_type": "client_credentials",
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": self._assertion(account, signing_key, token_url),
+                "client_assertion": self._assertion(account, sign, token_url),
             }
             answer, skew = self._post(token_url, "token", deadline, data=form)
             token = parse_token_answer(answer, self._clock() + skew, skew)
@@ -136,7 +136,7 @@ class MdhClient:
             lambda: attempt(deadline), self._backoff, self._sleep or time.sleep, deadline=deadline
         )
 
-    def _assertion(self, account: str, signing_key: Any, token_url: str) -> str:
+    def _assertion(self, account: str, sign: Signer, token_url: str) -> str:
         now = int(self._clock().timestamp())
         claims = {
             "iss": account,
@@ -146,7 +146,7 @@ class MdhClient:
             "exp": now + ASSERTION_LIFETIME,
             "jti": str(uuid.uuid4()),
         }
-        assertion = jwt.encode(claims, signing_key, algorithm="RS256", headers={"typ": "JWT"})
+        assertion = encode_assertion(claims, sign)
         register_secret(assertion)
         return assertion
 

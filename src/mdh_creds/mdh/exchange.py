@@ -16,8 +16,8 @@ from mdh_creds.settings.model import Settings
 from mdh_creds.version import USER_AGENT
 
 if TYPE_CHECKING:
+    from mdh_creds.mdh.assertion import Signer
     from mdh_creds.mdh.client import MdhClient
-    from mdh_creds.mdh.keys import PrivateKey
 
 
 def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
@@ -41,26 +41,27 @@ def _client(settings: Settings, clock: Clock, http: Any) -> MdhClient:
 
 class BoundExchange:
     """The two MDH calls for one service account over one HTTP session (``broker.Exchange``);
-    ``sent`` names the project sent, for messages."""
+    ``sign`` signs its assertions (a key in memory or KMS); ``sent`` names the project sent,
+    for messages."""
 
     def __init__(
         self,
         settings: Settings,
         *,
         service_account: str,
-        key: PrivateKey,
+        sign: Signer,
         exchange_url: str,
         sent: str,
         clock: Clock,
         http: Any = None,
     ) -> None:
-        self._settings, self._account, self._key = settings, service_account, key
+        self._settings, self._account, self._sign = settings, service_account, sign
         self._exchange_url, self._sent = exchange_url, sent
         self.client = _client(settings, clock, http)
 
     def fetch_access_token(self) -> AccessToken:
         s = self._settings
-        return self.client.fetch_access_token(self._account, self._key, s.token_url, s.scope)
+        return self.client.fetch_access_token(self._account, self._sign, s.token_url, s.scope)
 
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials:
         return self.client.fetch_credentials(

@@ -1,4 +1,5 @@
-"""Load the service account's private key: PEM text or a file (a secret's: ``mdh.secrets``).
+"""Load the service account's private key: PEM text or a file (a secret's: ``mdh.secrets``; the
+OS keyring's: ``mdh.account``), opened with its passphrase when it is encrypted.
 
 MDH users paste keys in many shapes: PKCS#1 or PKCS#8, on one line, with literal ``\\n``, or
 base64-encoded whole. Everything is normalised to PEM here. The RSA key itself is parsed only when
@@ -10,16 +11,24 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mdh_creds.crypto import Sealer
 from mdh_creds.errors import PrivateKeyError
-from mdh_creds.mdh.pem import normalise_pem
+from mdh_creds.mdh.pem import decrypt_pem, encrypted_pem, normalise_pem
 from mdh_creds.redact import register_secret
+
+if TYPE_CHECKING:
+    from mdh_creds.mdh.assertion import Signer
 
 _log = logging.getLogger(__name__)
 _MAX_KEY_BYTES = 64 * 1024
+# The passphrase of an encrypted key, given its normalised PEM: ``(passphrase, where from)``;
+# it raises ``PrivateKeyError`` saying where to put one (``mdh.passphrase``).
+PassphraseLookup = Callable[[str], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -30,18 +39,57 @@ class PrivateKey:
     der: bytes = field(repr=False)
     source: str
 
+    def signer(self) -> Signer:
+        """Sign assertions with this key, parsed once, here, on the exchange path."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
 
-def parse_private_key(text: str, source: str) -> PrivateKey:
-    """Normalise pasted key text to PEM; raise ``PrivateKeyError`` naming ``source``."""
+        rsa_key = load_signing_key(self)
+
+        def sign(message: bytes) -> bytes:
+            signature: bytes = rsa_key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+            return signature
+
+        return sign
+
+    def sealer(self) -> Sealer:
+        """Entries are sealed with a key derived from the private key (DESIGN 5)."""
+        return Sealer(self.der)
+
+
+def parse_private_key(
+    text: str, source: str, passphrase: PassphraseLookup | None = None
+) -> PrivateKey:
+    """Normalise pasted key text to PEM, opening an encrypted key with ``passphrase``; raise
+    ``PrivateKeyError`` naming ``source`` (never the passphrase)."""
+    encrypted = encrypted_pem(text)
     try:
-        pem, body, der = normalise_pem(text)
+        if encrypted is None:
+            pem, body, der = normalise_pem(text)
+        else:
+            pem, body, der = _decrypt(encrypted, source, passphrase)
     except ValueError as exc:
         raise PrivateKeyError(f"the private key from {source} {exc}") from None
     register_secret(pem, body, text.strip())
     return PrivateKey(pem=pem, der=der, source=source)
 
 
-def load_private_key_file(path: Path, source: str) -> PrivateKey:
+def _decrypt(
+    encrypted: str, source: str, passphrase: PassphraseLookup | None
+) -> tuple[str, str, bytes]:
+    if passphrase is None:
+        raise ValueError("is encrypted: set MDH_PRIVATE_KEY_PASSPHRASE to its passphrase")
+    secret, where = passphrase(encrypted)
+    register_secret(secret)
+    try:
+        return decrypt_pem(encrypted, secret)
+    except ValueError as exc:
+        raise ValueError(f"{exc}: the passphrase came from {where}") from None
+
+
+def load_private_key_file(
+    path: Path, source: str, passphrase: PassphraseLookup | None = None
+) -> PrivateKey:
     """Read a key file; warn, as ssh does, when group or others may read it."""
     try:
         info = path.stat()
@@ -63,7 +111,7 @@ def load_private_key_file(path: Path, source: str) -> PrivateKey:
         _log.warning(
             "private key file %s is readable by group or others: run chmod 600 %s", path, path
         )
-    return parse_private_key(text, f"file {path}")
+    return parse_private_key(text, f"file {path}", passphrase)
 
 
 def load_signing_key(key: PrivateKey) -> Any:

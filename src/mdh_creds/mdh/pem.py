@@ -1,7 +1,10 @@
-"""Normalise a pasted private key to PEM and its DER bytes, without parsing the RSA key.
+"""Normalise a pasted private key to PEM and its DER bytes, without parsing the RSA key; find an
+encrypted key and open it with its passphrase.
 
 MDH users paste keys as PKCS#1 or PKCS#8 PEM, on one line, with literal ``\\n``, or base64-encoded
-whole. Light: the cache-hit fast path derives the cache key from the DER bytes alone.
+whole. Light: the cache-hit fast path derives the cache key from the DER bytes alone. An encrypted
+key (PKCS#8 ``ENCRYPTED PRIVATE KEY``, or OpenSSL's ``Proc-Type: 4,ENCRYPTED``) is opened into the
+same PKCS#1 form, so it seals the cache as the plain key would.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import re
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _KINDS = ("RSA PRIVATE KEY", "PRIVATE KEY")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_PROC_TYPE = re.compile(r"Proc-Type:\s*4,\s*ENCRYPTED", re.IGNORECASE)
+_DEK_INFO = re.compile(r"DEK-Info:\s*([A-Za-z0-9-]+,[0-9A-Fa-f]+)")
 
 
 def _b64decode(text: str) -> bytes:
@@ -27,24 +32,72 @@ def _b64decode(text: str) -> bytes:
 def normalise_pem(text: str) -> tuple[str, str, bytes]:
     """``(pem, base64 body, der)``; ``ValueError`` says what is wrong, phrased to follow
     "the private key from SOURCE"."""
-    cleaned = text.strip().replace("\\n", "\n").replace("\\r", "")
-    if "-----BEGIN" not in cleaned:
-        cleaned = _unwrap_base64(cleaned)
-    match = _PEM.search(cleaned)
+    match = _PEM.search(_cleaned(text))
     if not match:
         raise ValueError("is not a PEM key (no BEGIN/END lines)")
     kind, body = match.group(1), re.sub(r"\s+", "", match.group(2))
+    if "ENCRYPTED" in kind or _PROC_TYPE.search(match.group(2)):
+        raise ValueError("is encrypted: it needs its passphrase")
     if kind not in _KINDS:
-        hint = " (decrypt it first)" if "ENCRYPTED" in kind else ""
-        raise ValueError(f"is a {kind}, not an RSA private key{hint}")
+        raise ValueError(f"is a {kind}, not an RSA private key")
     try:
         der = _b64decode(body)
     except ValueError:
         raise ValueError("is malformed (bad base64)") from None
     if len(der) < 64:
         raise ValueError("is truncated")
+    return _wrap(kind, body), body, der
+
+
+def _cleaned(text: str) -> str:
+    cleaned = text.strip().replace("\\n", "\n").replace("\\r", "")
+    return cleaned if "-----BEGIN" in cleaned else _unwrap_base64(cleaned)
+
+
+def _wrap(kind: str, body: str, headers: str = "") -> str:
     lines = "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-    return f"-----BEGIN {kind}-----\n{lines}\n-----END {kind}-----\n", body, der
+    return f"-----BEGIN {kind}-----\n{headers}{lines}\n-----END {kind}-----\n"
+
+
+def encrypted_pem(text: str) -> str | None:
+    """The normalised PEM of an encrypted private key, or ``None`` when ``text`` is not one."""
+    try:
+        match = _PEM.search(_cleaned(text))
+    except ValueError:
+        return None
+    if match is None:
+        return None
+    kind, inner = match.group(1), match.group(2)
+    if kind == "ENCRYPTED PRIVATE KEY":
+        return _wrap(kind, re.sub(r"\s+", "", inner))
+    dek = _DEK_INFO.search(inner)
+    if kind == "RSA PRIVATE KEY" and _PROC_TYPE.search(inner) and dek:
+        headers = f"Proc-Type: 4,ENCRYPTED\nDEK-Info: {dek.group(1)}\n\n"
+        return _wrap(kind, re.sub(r"\s+", "", inner[dek.end() :]), headers)
+    return None
+
+
+def decrypt_pem(encrypted: str, passphrase: str) -> tuple[str, str, bytes]:
+    """The key ``encrypted_pem`` found, opened: ``(pem, base64 body, der)`` as ``normalise_pem``
+    gives them, in PKCS#1. ``ValueError`` phrased to follow "the private key from SOURCE"."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    try:
+        key = serialization.load_pem_private_key(
+            encrypted.encode("ascii"), password=passphrase.encode("utf-8")
+        )
+    except (ValueError, TypeError):  # the message may quote nothing secret, but say less
+        raise ValueError("does not open with that passphrase (wrong passphrase?)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("is not an RSA key (RS256 needs one)")
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    body = binascii.b2a_base64(der, newline=False).decode("ascii")
+    return _wrap("RSA PRIVATE KEY", body), body, der
 
 
 def _unwrap_base64(text: str) -> str:

@@ -65,6 +65,18 @@ class Settings:
         return None if value is None else Path(value)
 
     @property
+    def private_key_passphrase(self) -> str | None:
+        return cast("str | None", self.items["private_key_passphrase"].value)
+
+    @property
+    def private_key_keyring(self) -> str | None:
+        return cast("str | None", self.items["private_key_keyring"].value)
+
+    @property
+    def kms_key_id(self) -> str | None:
+        return cast("str | None", self.items["kms_key_id"].value)
+
+    @property
     def secret_id(self) -> str | None:
         return cast("str | None", self.items["secret_id"].value)
 
@@ -137,6 +149,10 @@ class Settings:
     def ca_bundle(self) -> str | None:
         return cast("str | None", self.items["ca_bundle"].value)
 
+    def cache_folder(self, environ: Mapping[str, str]) -> Path:
+        """The cache folder: ``mdh_cache_dir``, else the platform's default."""
+        return Path(self.cache_dir) if self.cache_dir else default_cache_dir(environ)
+
     def source(self, name: str) -> str:
         return self.items[name].source
 
@@ -159,6 +175,8 @@ class Settings:
                 "secret_id",
                 "private_key",
                 "private_key_file",
+                "private_key_keyring",
+                "kms_key_id",
                 "client_id",
                 "client_secret",
             )

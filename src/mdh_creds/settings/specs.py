@@ -78,6 +78,17 @@ SPECS: tuple[Spec, ...] = (
         secret=True,
     ),
     Spec("private_key_file", ("MDH_PRIVATE_KEY_FILE",), values.parse_path),
+    # Three ways to keep the key off disk (DESIGN 2): its passphrase (never in a config file),
+    # the key itself in the OS keyring (the entry's name), or a KMS key that signs.
+    Spec(
+        "private_key_passphrase",
+        ("MDH_PRIVATE_KEY_PASSPHRASE",),
+        values.parse_passphrase,
+        in_profile=False,
+        secret=True,
+    ),
+    Spec("private_key_keyring", ("MDH_PRIVATE_KEY_KEYRING",), values.parse_printable),
+    Spec("kms_key_id", ("MDH_KMS_KEY_ID",), values.parse_kms_key_id),
     Spec("secret_id", ("MDH_SECRET_ID",), values.parse_text, aliases=("SECRET_NAME",)),
     # The client-secret grant (the older token SDK's flow).
     Spec("client_id", ("MDH_CLIENT_ID",), values.parse_printable, aliases=("CONSUMER_KEY",)),

@@ -56,6 +56,23 @@ def parse_printable(text: str) -> str:
     return value
 
 
+def parse_passphrase(text: str) -> str:
+    """A private key's passphrase, kept exactly as given (spaces are part of it)."""
+    if not text:
+        raise ValueError("it is empty")
+    if len(text) > _MAX_TEXT:
+        raise ValueError("it is too long")
+    return text
+
+
+def parse_kms_key_id(text: str) -> str:
+    """A KMS key id, alias (``alias/NAME``) or ARN: printable ASCII with no spaces."""
+    value = parse_text(text)
+    if len(value) > 2048 or any(ord(ch) <= 0x20 or ord(ch) > 0x7E for ch in value):
+        raise ValueError("a KMS key id, alias/NAME or key ARN has no spaces and is ASCII")
+    return value
+
+
 def parse_header_value(text: str) -> str:
     value = parse_text(text)
     if len(value) > 256 or any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in value):

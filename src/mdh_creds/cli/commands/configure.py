@@ -7,8 +7,10 @@ written when one is bad), warns about unknown ``mdh_*`` keys and about static ke
 profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
 them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
 ``--create-table``, with ``--lookup-account-id`` asks STS once, with freshly minted credentials,
-for the account id it writes as ``aws_account_id``, and names the next command to run. Summaries
-go to stderr; stdout stays empty.
+for the account id it writes as ``aws_account_id``, and names the next command to run. The steps
+that keep the key off disk (``--kms-key-id``, ``--store-passphrase``, ``--key-to-keyring``) are
+``cli.keysetup``'s. Summaries go to stderr; stdout stays empty but for the public key of a KMS
+key, the PEM to register in MDH's console.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mdh_creds.cli import keysetup
 from mdh_creds.cli.context import Context
 from mdh_creds.cli.launcher import is_own_command, process_command
 from mdh_creds.errors import CacheUnavailable, ConfigError, MdhCredsError
@@ -59,19 +62,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
     )
+    keysetup.add_arguments(parser)
 
 
 def run(ctx: Context) -> int:
     profile = select_profile(ctx.flags, ctx.environ)
     check_profile_name(profile)
     wanted = setting_values(ctx.flags)
-    check_key_file(wanted)
+    key = keysetup.check_key_file(ctx, profile, wanted.get("mdh_private_key_file"))
     region = parse_region(ctx.flags.get("region"))
     shadowing = awsconfig.find_shadowing_keys(ctx.environ, profile)
     config = config_file_path(ctx.environ)
-    changed, keys = write_profile(config, profile, wanted, region)
+    moved = keysetup.move_key(ctx, profile, wanted, key)
+    drop = ("mdh_private_key_file",) if moved else ()
+    changed, keys = write_profile(config, profile, wanted, region, drop=drop)
     verb = "wrote" if changed else "kept (already up to date)"
     ctx.stderr.write(f"mdh-creds: {verb} profile {profile} in {config}\n")
+    keysetup.after_profile_written(ctx, profile, wanted, moved)
     for line in unknown_key_warnings(keys, f"profile {profile} of {config}"):
         ctx.stderr.write(f"mdh-creds: warning: {line}\n")
     _handle_static_keys(ctx, profile, shadowing)
@@ -114,16 +121,6 @@ def setting_values(flags: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def check_key_file(wanted: Mapping[str, str]) -> None:
-    """The key file given must exist and hold an RSA private key (``PrivateKeyError``, exit 3)."""
-    path = wanted.get("mdh_private_key_file")
-    if path is None:
-        return
-    from mdh_creds.mdh.keys import load_private_key_file, load_signing_key
-
-    load_signing_key(load_private_key_file(Path(path), "flag --private-key-file"))
-
-
 def parse_region(text: str | None) -> str | None:
     if text is None:
         return None
@@ -144,7 +141,12 @@ def section_name(text: str, profile: str, origin: str) -> str:
 
 
 def write_profile(
-    config: Path, profile: str, wanted: Mapping[str, str], region: str | None = None
+    config: Path,
+    profile: str,
+    wanted: Mapping[str, str],
+    region: str | None = None,
+    *,
+    drop: tuple[str, ...] = (),
 ) -> tuple[bool, dict[str, str]]:
     """Set ``wanted`` in the profile, with this mdh-creds as its ``credential_process`` (a
     command of someone else's is kept) and a region; ``(changed, the profile's keys after)``.
@@ -161,9 +163,11 @@ def write_profile(
     keys.update(wanted)
     if region or not current.get("region"):
         keys["region"] = region or DEFAULT_REGION
-    new = awsconfig.update_section(text, section_name(text, profile, str(config)), keys)
+    section = section_name(text, profile, str(config))
+    new = awsconfig.remove_keys(awsconfig.update_section(text, section, keys), section, drop)
     read_back = parse_profile(new, profile, origin=str(config)) or {}
-    if any(read_back.get(key) != value for key, value in keys.items()):
+    lost = any(read_back.get(key) != value for key, value in keys.items())
+    if lost or any(key in read_back for key in drop):
         raise ConfigError(
             f"profile {profile} in {config} is laid out in a way mdh-creds cannot edit "
             "safely: edit it by hand"
@@ -185,7 +189,7 @@ def next_step(ctx: Context, profile: str, keys: Mapping[str, str]) -> str:
         flag
         for flag, present in (
             ("--service-account NAME", settings.service_account),
-            ("--private-key-file KEY.pem", settings.private_key_file or settings.private_key),
+            ("--private-key-file KEY.pem (or --kms-key-id KEY)", _names_key(settings)),
             ("--project-code CODE (or --project-id ID)", _names_project(settings)),
         )
         if not (present or by_secret)
@@ -196,6 +200,15 @@ def next_step(ctx: Context, profile: str, keys: Mapping[str, str]) -> str:
             + " ".join(needs)
         )
     return f"next, check it: aws sts get-caller-identity --profile {profile}"
+
+
+def _names_key(settings: Settings) -> bool:
+    return bool(
+        settings.private_key_file
+        or settings.private_key
+        or settings.private_key_keyring
+        or settings.kms_key_id
+    )
 
 
 def _names_project(settings: Settings) -> bool:

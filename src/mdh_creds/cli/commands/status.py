@@ -63,7 +63,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         **profile_checks(ctx, settings),
     }
     try:
-        _add_entries(report, make_broker(ctx, settings, cache=cache))
+        _add_entries(report, make_broker(ctx, settings, cache=cache, ask=True))
     except MdhCredsError as exc:
         report["error"] = printable(redact(str(exc)))  # may quote an AWS service's answer
     return report
