@@ -164,10 +164,12 @@ def test_kms_throttling_that_never_ends_is_exit_5(
 def test_configure_prints_the_public_key_mdh_asks_for(world: World, moto: MotoServer) -> None:
     key_id, public = create_kms_key(moto.url)
     world.extra_env.update(moto.env)
-    result = world.run("configure", "--profile", "mdh", "--kms-key-id", key_id)
+    args = ("--service-account", KMS_ACCOUNT, "--project-code", "RK.KMS.Project")
+    result = world.run("configure", "--profile", "kms", *args, "--kms-key-id", key_id)
     assert result.code == 0, result.err
     assert result.out == public
-    assert "register it" in result.err
+    assert "register it" in result.err and "still needs" not in result.err
+    assert f"mdh_kms_key_id = {key_id}" in world.config.read_text(encoding="utf-8")
 
 
 def test_a_kms_key_and_a_private_key_together_are_exit_3(

@@ -189,7 +189,7 @@ def next_step(ctx: Context, profile: str, keys: Mapping[str, str]) -> str:
         flag
         for flag, present in (
             ("--service-account NAME", settings.service_account),
-            ("--private-key-file KEY.pem (or --kms-key-id KEY)", _names_key(settings)),
+            ("--private-key-file KEY.pem", _names_key(settings)),
             ("--project-code CODE (or --project-id ID)", _names_project(settings)),
         )
         if not (present or by_secret)
