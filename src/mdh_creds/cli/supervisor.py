@@ -36,7 +36,7 @@ _NOT_FORWARDED |= {"SIGTRAP", "SIGSYS", "SIGABRT", "SIGPIPE"}
 _STOPS = {"SIGTSTP", "SIGTTIN", "SIGTTOU"}
 SI_KERNEL = 0x80  # <asm-generic/siginfo.h>: sent by the kernel for the terminal
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_TICK = 1.0
+_TICK = 0.1  # s between checks that the child still runs
 
 
 def forwardable_signals() -> tuple[signal.Signals, ...]:
@@ -136,9 +136,9 @@ def _wait_linux(child: Any, waited: set[signal.Signals]) -> Outcome:
     reaper = os.getpid() == 1  # a container's first process adopts every orphan
     while True:
         info = signal.sigtimedwait(waited, _TICK)
-        if info is None:  # a SIGCHLD is never lost, but a wake-up costs nothing
-            continue
-        if info.si_signo == signal.SIGCHLD:
+        if info is None or info.si_signo == signal.SIGCHLD:
+            # Polled on every wake-up too: a thread of the process that does not block SIGCHLD
+            # (one started before us, by a library) may have taken it and discarded it.
             ended = _reap(child.pid, reaper)
             if ended is not None:
                 child.returncode = ended  # Popen would otherwise wait for it again
