@@ -9,8 +9,10 @@ A profile has a private key or a client secret, never both (DESIGN 2.3)."""
 
 from __future__ import annotations
 
+import hmac
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.stored import client_identity, identity
@@ -19,11 +21,14 @@ from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
 from mdh_creds.redact import register_secret
-from mdh_creds.settings.model import Settings
+from mdh_creds.settings.model import Setting, Settings
+from mdh_creds.settings.sources import CLIENT_SETTINGS, from_alias
 from mdh_creds.settings.specs import resolve_exchange_url
 
 if TYPE_CHECKING:
     from mdh_creds.broker import Exchange
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,12 @@ class ServiceAccount:
         """Entries are sealed with a key derived from the private key (DESIGN 5)."""
         return Sealer(self.key.der)
 
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very private key (no rotation between them)."""
+        return isinstance(other, ServiceAccount) and hmac.compare_digest(
+            other.key.der, self.key.der
+        )
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -118,6 +129,12 @@ class ClientAccount:
         """Entries are sealed with a key derived from the client secret."""
         return Sealer.for_client_secret(self.client_id, self.client_secret)
 
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very client secret (no rotation between them)."""
+        return isinstance(other, ClientAccount) and hmac.compare_digest(
+            other.client_secret.encode(), self.client_secret.encode()
+        )
+
 
 Account = ServiceAccount | ClientAccount
 
@@ -130,9 +147,11 @@ def token_only_message(settings: Settings) -> str:
     )
 
 
-def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
-    """Load the key (text, file or secret) or the client secret, fill settings from a secret,
-    check what is required."""
+def resolve(
+    settings: Settings, environ: Mapping[str, str], *, fresh_secret: bool = False
+) -> Account:
+    """Load the key (text, file or secret) or the client secret, fill settings from a secret
+    (memoized per process; ``fresh_secret`` reads it again), check what is required."""
     if not settings.is_mdh_profile:
         raise ConfigError(first_run_advice(settings))
     key: PrivateKey | None = None
@@ -141,7 +160,10 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
     elif settings.private_key_file:
         key = load_private_key_file(settings.private_key_file, settings.source("private_key_file"))
     if settings.secret_id and not _complete(settings, key):
-        settings, key = _from_secret(settings, environ, key)
+        settings, key = _from_secret(settings, environ, key, fresh_secret)
+    if key is not None and settings.service_account:  # a whole service account: the generic
+        # CONSUMER_* variables are not for it (the secret named its kind)
+        settings = _without_generic_client(settings)
     if settings.client_id or settings.client_secret:
         return _client_account(settings, key)
     if key is None:
@@ -176,13 +198,19 @@ def first_run_advice(settings: Settings) -> str:
 
 
 def _from_secret(
-    settings: Settings, environ: Mapping[str, str], key: PrivateKey | None
+    settings: Settings, environ: Mapping[str, str], key: PrivateKey | None, fresh: bool
 ) -> tuple[Settings, PrivateKey | None]:
     from mdh_creds.aws.clients import aws_client
-    from mdh_creds.mdh.secrets import fetch_secret
+    from mdh_creds.mdh.secrets import fetch_secret, read_secret
 
     secret_id = str(settings.secret_id)
-    bundle = fetch_secret(aws_client("secretsmanager", settings, environ), secret_id)
+    endpoint = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
+    scope = (secret_id, settings.aws_profile, settings.region, endpoint, settings.is_local)
+    bundle = read_secret(
+        scope,
+        lambda: fetch_secret(aws_client("secretsmanager", settings, environ), secret_id),
+        fresh=fresh,
+    )
     filled = settings.with_values(
         f"secret {secret_id}",
         service_account=bundle.service_account,
@@ -193,6 +221,17 @@ def _from_secret(
         f"secret {secret_id}", client_id=bundle.client_id, client_secret=bundle.client_secret
     )
     return filled, key or bundle.private_key
+
+
+def _without_generic_client(settings: Settings) -> Settings:
+    """The settings without a client id or secret that came from the older tools' generic
+    variables (``settings.sources.settle_kind``, applied once the secret named the kind)."""
+    items = dict(settings.items)
+    for name in CLIENT_SETTINGS:
+        if items[name].value is not None and from_alias(name, items[name].source):
+            _log.debug("%s ignored: the account is a service account", items[name].source)
+            items[name] = Setting(name, None, "default", items[name].secret)
+    return replace(settings, items=items)
 
 
 def _complete(settings: Settings, key: PrivateKey | None) -> bool:
