@@ -106,3 +106,27 @@ def test_missing_secret_is_a_configuration_error(world: World, moto: Any) -> Non
     result = world.run("process")
     assert result.code == 3
     assert "mdh/nope" in result.err and "ResourceNotFoundException" in result.err
+
+
+def test_a_secret_nested_30000_deep_is_a_clean_configuration_error(world: World, moto: Any) -> None:
+    client = boto3.client("secretsmanager", endpoint_url=moto.url, region_name="us-east-1")
+    client.create_secret(Name="mdh/deep", SecretString="[" * 30_000 + "]" * 30_000)
+    world.write_profile(mdh_private_key_file=None, mdh_secret_id="mdh/deep")
+    result = world.main("process")
+    assert result.code == 3, result.err
+    assert result.err.count("\n") == 1 and "not a flat JSON object" in result.err
+    assert "Traceback" not in result.err and "RecursionError" not in result.err
+
+
+def test_a_service_account_profile_ignores_the_older_sdks_consumer_variables(
+    world: World,
+) -> None:
+    generic = {"CONSUMER_KEY": "someone-elses-client", "CONSUMER_SECRET": "someone-elses-secret"}
+    cold = world.run("process", **generic)
+    assert cold.code == 0, cold.err
+    warm = world.run("process", "--debug", **generic)
+    assert warm.code == 0 and warm.out == cold.out
+    assert "CONSUMER_KEY ignored" in warm.err and "names a service account" in warm.err
+    assert "someone-elses-secret" not in warm.err
+    explicit = world.main("process", MDH_CLIENT_SECRET="an-explicit-secret", MDH_CLIENT_ID="c")
+    assert explicit.code == 3 and "both" in explicit.err  # explicit variables still conflict

@@ -180,14 +180,19 @@ class DynamoDBCache:
     def _no_regression(self, name: str, expires: int) -> dict[str, Any]:
         """The condition of an entry write: nothing stored, an older entry, or the very item
         this process last read (one it judged unusable)."""
-        condition = "attribute_not_exists(pk) OR expires_at < :expires"
-        values: dict[str, Any] = {":expires": {"N": str(expires)}}
+        # A comparison only where the stored value is a number: an item whose expires_at is of
+        # another type must not make the whole condition an error (moto answers 500).
+        condition = (
+            "attribute_not_exists(pk) OR (attribute_type(expires_at, :number) "
+            "AND expires_at < :expires)"
+        )
+        values: dict[str, Any] = {":expires": {"N": str(expires)}, ":number": {"S": "N"}}
         seen = self._seen.get(name)
         if seen is None:
             return {"ConditionExpression": condition, "ExpressionAttributeValues": values}
         clause, names, more = _seen_clause(seen)
         return {
-            "ConditionExpression": f"{condition} OR ({clause})",
+            "ConditionExpression": f"({clause}) OR {condition}",
             "ExpressionAttributeValues": {**values, **more},
             "ExpressionAttributeNames": names,
         }

@@ -162,12 +162,16 @@ class Leases:
         an absent lease, one lapsed more than a lease length ago on this clock, or exactly the
         version ``seen`` (which this reader judged lapsed)."""
         now = self._now()
-        condition = "attribute_not_exists(pk) OR lease_until < :stale"
-        values: dict[str, Any] = {":stale": {"N": f"{now - self.timing.seconds:.3f}"}}
+        condition = (  # compared only where it is a number (a planted item may hold text)
+            "attribute_not_exists(pk) OR (attribute_type(lease_until, :number) "
+            "AND lease_until < :stale)"
+        )
+        stale = f"{now - self.timing.seconds:.3f}"
+        values: dict[str, Any] = {":stale": {"N": stale}, ":number": {"S": "N"}}
         names: dict[str, str] = {}
         if seen is not None and seen.item is not None:
             clause, names, more = _same_version(seen.item)
-            condition, values = f"{condition} OR ({clause})", {**values, **more}
+            condition, values = f"({clause}) OR {condition}", {**values, **more}
         failed = self._put(lease, owner, now, condition=condition, values=values, names=names)
         if failed is None:
             if seen is not None and seen.overclaimed:
