@@ -100,6 +100,8 @@ def build_broker(
     backend = (
         build_cache(account.settings, environ, clock, budget) if cache == "settings" else cache
     )
+    if backend is not None:  # a hit of this machine then needs no Secrets Manager call
+        account.remember(cache_folder(account.settings, environ), environ)
     window = timedelta(seconds=account.settings.refresh_window)
     return CredentialBroker(
         identity=account.identity,

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.stored import client_identity, identity
@@ -20,6 +22,7 @@ from mdh_creds.clock import Clock
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
+from mdh_creds.mdh.memo import memo_path, secret_scope, to_memo
 from mdh_creds.redact import register_secret
 from mdh_creds.settings.model import Setting, Settings
 from mdh_creds.settings.sources import CLIENT_SETTINGS, from_alias
@@ -86,6 +89,29 @@ class ServiceAccount:
         """Entries are sealed with a key derived from the private key (DESIGN 5)."""
         return Sealer(self.key.der)
 
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """For an account read from a secret: the memo that lets this machine's cache hits skip
+        Secrets Manager (``mdh.memo``); a folder that cannot take it costs the fast path only."""
+        s = self.settings
+        source = f"secret {s.secret_id}"
+        if s.secret_id is None or self.key.source != source:
+            return
+        from mdh_creds.cache.folder import is_private_folder
+        from mdh_creds.crypto import derive_key
+        from mdh_creds.persist import write_atomic
+
+        scope = secret_scope(s.secret_id, s.aws_profile, s.region, environ)
+        names = {  # only what the secret gave: the fast path fills what is unset, as here
+            name: s.items[name].value if s.source(name) == source else None
+            for name in ("service_account", "project_code", "project_id")
+        }
+        data = to_memo(names, derive_key(self.key.der), time.time())
+        if is_private_folder(folder):
+            try:
+                write_atomic(Path(memo_path(str(folder), scope)), data)
+            except OSError as exc:
+                _log.debug("the secret memo was not written: %s", exc)
+
     def same_secret(self, other: Account) -> bool:
         """True when ``other`` holds this very private key (no rotation between them)."""
         return isinstance(other, ServiceAccount) and hmac.compare_digest(
@@ -128,6 +154,9 @@ class ClientAccount:
     def sealer(self) -> Sealer:
         """Entries are sealed with a key derived from the client secret."""
         return Sealer.for_client_secret(self.client_id, self.client_secret)
+
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """An API client is never served by the fast path: nothing to remember."""
 
     def same_secret(self, other: Account) -> bool:
         """True when ``other`` holds this very client secret (no rotation between them)."""
@@ -204,8 +233,7 @@ def _from_secret(
     from mdh_creds.mdh.secrets import fetch_secret, read_secret
 
     secret_id = str(settings.secret_id)
-    endpoint = environ.get("AWS_ENDPOINT_URL_SECRETS_MANAGER") or environ.get("AWS_ENDPOINT_URL")
-    scope = (secret_id, settings.aws_profile, settings.region, endpoint, settings.is_local)
+    scope = secret_scope(secret_id, settings.aws_profile, settings.region, environ)
     bundle = read_secret(
         scope,
         lambda: fetch_secret(aws_client("secretsmanager", settings, environ), secret_id),

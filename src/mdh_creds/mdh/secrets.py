@@ -25,10 +25,9 @@ from typing import Any
 
 from mdh_creds.errors import PrivateKeyError
 from mdh_creds.mdh.keys import PrivateKey, parse_private_key
+from mdh_creds.mdh.memo import SECRET_TTL
 from mdh_creds.redact import register_secret
 
-#: How long a secret read is reused by the process that read it (s).
-SECRET_TTL = 600.0
 #: Secrets Manager stores at most 64 KiB; a secret's JSON is a flat object.
 MAX_SECRET_CHARS = 65_536
 MAX_SECRET_DEPTH = 8

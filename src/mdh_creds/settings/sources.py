@@ -29,6 +29,12 @@ def select_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     return "default"
 
 
+def profile_region(environ: Mapping[str, str], profile_keys: Mapping[str, str]) -> str | None:
+    """``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else the profile's ``region``."""
+    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    return region or profile_keys.get("region") or None
+
+
 def config_file(environ: Mapping[str, str]) -> str:
     """``AWS_CONFIG_FILE``, else ``~/.aws/config``."""
     return os.path.expanduser(environ.get("AWS_CONFIG_FILE") or "~/.aws/config")
