@@ -30,7 +30,6 @@ from mdh_creds.cache.stored import (
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
 from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
-from mdh_creds.mdh.memo import load_memo, secret_scope
 from mdh_creds.mdh.pem import normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
@@ -215,6 +214,8 @@ def _sealer(
     )
     if not settings["secret_id"] or whole:
         return Sealer(_key_material(settings)), settings
+    from mdh_creds.mdh.memo import load_memo, secret_scope  # only a secret's hit needs it
+
     scope = secret_scope(settings["secret_id"], settings["aws_profile"], region, environ)
     names, entry_key = load_memo(folder, scope, now)
     filled = dict(settings)
