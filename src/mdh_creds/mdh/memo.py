@@ -13,7 +13,6 @@ imports it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -37,7 +36,10 @@ def secret_scope(
 
 
 def memo_path(folder: str, scope: tuple[str, ...]) -> str:
-    digest = hashlib.sha256(json.dumps(list(scope)).encode()).hexdigest()
+    """Where the memo of the secret ``scope`` names lives (SHA-256, as entry names are made)."""
+    from mdh_creds.crypto import identity_digest  # cryptography's SHA-256: loaded for a hit
+
+    digest = identity_digest({"secret_scope": json.dumps(list(scope))})
     return os.path.join(folder, f"secret-{digest}.json")
 
 
