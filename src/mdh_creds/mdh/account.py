@@ -9,8 +9,12 @@ A profile has a private key or a client secret, never both (DESIGN 2.3)."""
 
 from __future__ import annotations
 
+import hmac
+import logging
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.stored import client_identity, identity
@@ -18,12 +22,16 @@ from mdh_creds.clock import Clock
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.keys import PrivateKey, load_private_key_file, parse_private_key
+from mdh_creds.mdh.memo import memo_path, secret_scope, to_memo
 from mdh_creds.redact import register_secret
-from mdh_creds.settings.model import Settings
+from mdh_creds.settings.model import Setting, Settings
+from mdh_creds.settings.sources import CLIENT_SETTINGS, from_alias
 from mdh_creds.settings.specs import resolve_exchange_url
 
 if TYPE_CHECKING:
     from mdh_creds.broker import Exchange
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,35 @@ class ServiceAccount:
         """Entries are sealed with a key derived from the private key (DESIGN 5)."""
         return Sealer(self.key.der)
 
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """For an account read from a secret: the memo that lets this machine's cache hits skip
+        Secrets Manager (``mdh.memo``); a folder that cannot take it costs the fast path only."""
+        s = self.settings
+        source = f"secret {s.secret_id}"
+        if s.secret_id is None or self.key.source != source:
+            return
+        from mdh_creds.cache.folder import is_private_folder
+        from mdh_creds.crypto import derive_key
+        from mdh_creds.persist import write_atomic
+
+        scope = secret_scope(s.secret_id, s.aws_profile, s.region, environ)
+        names = {  # only what the secret gave: the fast path fills what is unset, as here
+            name: s.items[name].value if s.source(name) == source else None
+            for name in ("service_account", "project_code", "project_id")
+        }
+        data = to_memo(names, derive_key(self.key.der), time.time())
+        if is_private_folder(folder):
+            try:
+                write_atomic(Path(memo_path(str(folder), scope)), data)
+            except OSError as exc:
+                _log.debug("the secret memo was not written: %s", exc)
+
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very private key (no rotation between them)."""
+        return isinstance(other, ServiceAccount) and hmac.compare_digest(
+            other.key.der, self.key.der
+        )
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -118,6 +155,15 @@ class ClientAccount:
         """Entries are sealed with a key derived from the client secret."""
         return Sealer.for_client_secret(self.client_id, self.client_secret)
 
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """An API client is never served by the fast path: nothing to remember."""
+
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very client secret (no rotation between them)."""
+        return isinstance(other, ClientAccount) and hmac.compare_digest(
+            other.client_secret.encode(), self.client_secret.encode()
+        )
+
 
 Account = ServiceAccount | ClientAccount
 
@@ -130,9 +176,11 @@ def token_only_message(settings: Settings) -> str:
     )
 
 
-def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
-    """Load the key (text, file or secret) or the client secret, fill settings from a secret,
-    check what is required."""
+def resolve(
+    settings: Settings, environ: Mapping[str, str], *, fresh_secret: bool = False
+) -> Account:
+    """Load the key (text, file or secret) or the client secret, fill settings from a secret
+    (memoized per process; ``fresh_secret`` reads it again), check what is required."""
     if not settings.is_mdh_profile:
         raise ConfigError(first_run_advice(settings))
     key: PrivateKey | None = None
@@ -141,7 +189,10 @@ def resolve(settings: Settings, environ: Mapping[str, str]) -> Account:
     elif settings.private_key_file:
         key = load_private_key_file(settings.private_key_file, settings.source("private_key_file"))
     if settings.secret_id and not _complete(settings, key):
-        settings, key = _from_secret(settings, environ, key)
+        settings, key = _from_secret(settings, environ, key, fresh_secret)
+    if key is not None and settings.service_account:  # a whole service account: the generic
+        # CONSUMER_* variables are not for it (the secret named its kind)
+        settings = _without_generic_client(settings)
     if settings.client_id or settings.client_secret:
         return _client_account(settings, key)
     if key is None:
@@ -176,13 +227,18 @@ def first_run_advice(settings: Settings) -> str:
 
 
 def _from_secret(
-    settings: Settings, environ: Mapping[str, str], key: PrivateKey | None
+    settings: Settings, environ: Mapping[str, str], key: PrivateKey | None, fresh: bool
 ) -> tuple[Settings, PrivateKey | None]:
     from mdh_creds.aws.clients import aws_client
-    from mdh_creds.mdh.secrets import fetch_secret
+    from mdh_creds.mdh.secrets import fetch_secret, read_secret
 
     secret_id = str(settings.secret_id)
-    bundle = fetch_secret(aws_client("secretsmanager", settings, environ), secret_id)
+    scope = secret_scope(secret_id, settings.aws_profile, settings.region, environ)
+    bundle = read_secret(
+        scope,
+        lambda: fetch_secret(aws_client("secretsmanager", settings, environ), secret_id),
+        fresh=fresh,
+    )
     filled = settings.with_values(
         f"secret {secret_id}",
         service_account=bundle.service_account,
@@ -193,6 +249,17 @@ def _from_secret(
         f"secret {secret_id}", client_id=bundle.client_id, client_secret=bundle.client_secret
     )
     return filled, key or bundle.private_key
+
+
+def _without_generic_client(settings: Settings) -> Settings:
+    """The settings without a client id or secret that came from the older tools' generic
+    variables (``settings.sources.settle_kind``, applied once the secret named the kind)."""
+    items = dict(settings.items)
+    for name in CLIENT_SETTINGS:
+        if items[name].value is not None and from_alias(name, items[name].source):
+            _log.debug("%s ignored: the account is a service account", items[name].source)
+            items[name] = Setting(name, None, "default", items[name].secret)
+    return replace(settings, items=items)
 
 
 def _complete(settings: Settings, key: PrivateKey | None) -> bool:
