@@ -2,8 +2,9 @@
 
 The floors are an empty interpreter (``python -c pass``) and the least a hit must import to open
 an entry (json and AES-GCM). Every cache is warmed by one run, then all commands are interleaved
-round-robin; the emulator must see no exchange while they run (every run was a real hit), and the
-warm DynamoDB profile no DynamoDB request (its hits are its local copies).
+round-robin; the emulator must see no exchange while they run (every run was a real hit), the
+warm DynamoDB profile no DynamoDB request (its hits are its local copies), and the profile whose
+account lives in Secrets Manager (``mdh_secret_id``, a file cache) no AWS request at all.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from _world import World
 PASS_FLOOR = "floor: python -c pass"
 DECRYPT_FLOOR = "floor: json + AESGCM import"
 DECRYPT_CODE = "import json; from cryptography.hazmat.primitives.ciphers.aead import AESGCM"
-TARGETS: dict[str, float | None] = {"file": 1.25, "keyring": 3.0, "dynamodb": 1.25}
+TARGETS: dict[str, float | None] = {"file": 1.25, "keyring": 3.0, "dynamodb": 1.25, "secret": 1.25}
 DYNAMODB_LABEL = "hit-dynamodb"  # the warm DynamoDB profile's name on the counting proxy
+SECRET_LABEL = "hit-secret"  # the mdh_secret_id profile's (file cache) name on the proxy
 
 
 def target_text(limit: float | None) -> str:
@@ -35,6 +37,9 @@ def process_argv(world: World, *flags: str) -> list[str]:
 
 
 def hit_command(world: World, backend: str) -> Command:
+    if backend == "secret":  # a file cache, the account in Secrets Manager
+        env = world.secret_env(world.cache_dir(backend), world.proxy.url_for(SECRET_LABEL))
+        return Command(f"hit: {backend}", process_argv(world), env)
     endpoint = world.proxy.url_for(DYNAMODB_LABEL) if backend == "dynamodb" else None
     env = world.mdh_env(backend, world.cache_dir(backend), endpoint=endpoint)
     return Command(f"hit: {backend}", process_argv(world), env)
@@ -110,14 +115,15 @@ def measure_hits(world: World, rounds: int) -> list[Row]:
         if command.label in expected and outcome.stdout != expected[command.label]:
             raise BenchError(f"{command.label} answered other credentials than when warmed")
 
-    requests = len(world.proxy.records(DYNAMODB_LABEL))
+    labels = (DYNAMODB_LABEL, SECRET_LABEL)
+    requests = sum(len(world.proxy.records(label)) for label in labels)
     samples = interleave([*floors(world), *hits], rounds, verify)
     exchanges = world.emulator.count("exchange") - before
     if exchanges:
         raise BenchError(f"{exchanges} exchanges during the hit rounds: not every run was a hit")
-    requests = len(world.proxy.records(DYNAMODB_LABEL)) - requests
+    requests = sum(len(world.proxy.records(label)) for label in labels) - requests
     if requests:
-        raise BenchError(f"{requests} DynamoDB requests during the hit rounds: not local hits")
+        raise BenchError(f"{requests} AWS requests during the hit rounds: not local hits")
     _print_detail(samples)
     rows = []
     for backend, limit in TARGETS.items():

@@ -37,6 +37,7 @@ PROJECT_CODE = "RK.BENCH.Project"
 PROFILE = "mdh"
 STATIC_PROFILE = "static"
 TABLE = "mdh-creds-bench"
+SECRET_ID = "mdh-bench/service-account"
 REGION = "us-east-1"
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -168,6 +169,15 @@ class World:
             env.update(self.keyring_env)
         return env
 
+    def secret_env(self, folder: Path, endpoint: str) -> dict[str, str]:
+        """Environment of ``mdh-creds process`` for a file-cache profile whose account, key and
+        project live in Secrets Manager (moto, through ``endpoint`` on the counting proxy)."""
+        env = self.env(**self.mdh_settings("file", folder))
+        for name in ("MDH_SERVICE_ACCOUNT", "MDH_PRIVATE_KEY_FILE", "MDH_PROJECT_CODE"):
+            del env[name]
+        env.update(FAKE_AWS, AWS_ENDPOINT_URL=endpoint, MDH_SECRET_ID=SECRET_ID)
+        return env
+
     def aws_env(self) -> dict[str, str]:
         """Environment of the AWS CLI against moto (no MDH_*: the profile holds the settings)."""
         return self.env(
@@ -208,6 +218,19 @@ def _static_keys(iam: Any) -> dict[str, str]:
     return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
 
 
+def _create_secret(moto_url: str, key_file: Path) -> None:
+    """The account, key and project as a Secrets Manager secret (the ``mdh_secret_id`` row)."""
+    import json
+
+    document = {
+        "service_account": ACCOUNT,
+        "private_key": key_file.read_text(encoding="utf-8"),
+        "project_code": PROJECT_CODE,
+    }
+    client = boto_client("secretsmanager", moto_url)
+    client.create_secret(Name=SECRET_ID, SecretString=json.dumps(document))
+
+
 def _start_emulator(root: Path, stack: contextlib.ExitStack) -> tuple[MdhEmulator, Path]:
     emulator = MdhEmulator("127.0.0.1").start()
     stack.callback(emulator.stop)
@@ -246,6 +269,7 @@ def open_world(keyring: bool = True) -> Iterator[World]:
             root, emulator, key_file, moto_url, reach, skip, home_env, iam, emulator.minter, proxy
         )
         world.static_keys = _static_keys(iam)
+        _create_secret(moto_url, key_file)
         world.write_config()
         world.create_table(TABLE)
         yield world

@@ -10,7 +10,7 @@ measures, each comparison interleaved so machine noise hits both sides alike:
 5. cold fleets of 8, 32 and 64 machines on one DynamoDB table, each request counted (single
    flight at a flat cost per machine), then their warm rounds (local copies);
 6. in-process credential reads against a static boto3 session;
-7. the credentials endpoint's answer time from a client on this machine;
+7. the credentials endpoint's answer time from a client on this machine, then from 32 at once;
 8. the exchanges a long-lived ``exec --server`` child causes, however often it asks.
 
 Prints a table of medians and ratios, writes ``results.json`` and ``chart.png`` next to this file.
@@ -131,7 +131,7 @@ def measure_all(world: World, args: argparse.Namespace, extra: dict[str, Any]) -
         "6. in-process",
         lambda: [measure_inprocess(world, args.blocks, args.calls)],
     )
-    rows += guarded("endpoint", "7. endpoint", lambda: [measure_endpoint(world, args.requests)])
+    rows += guarded("endpoint", "7. endpoint", lambda: measure_endpoint(world, args.requests))
     rows += guarded(
         "long_child",
         "8. long-lived child",

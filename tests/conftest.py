@@ -7,7 +7,7 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,16 @@ class World:
         out, err = io.StringIO(), io.StringIO()
         code = main(list(args), self.env(**extra), out, err)
         return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(autouse=True)
+def _no_memoized_secrets() -> Iterator[None]:
+    """Each test reads its own Secrets Manager secrets: the per-process memo starts empty."""
+    from mdh_creds.mdh.secrets import forget_secrets
+
+    forget_secrets()
+    yield
+    forget_secrets()
 
 
 @pytest.fixture

@@ -201,3 +201,66 @@ def test_every_invocation_prints_one_emf_line_with_no_secret(
     key_lines = world.account.key_pair.private_pem.strip().splitlines()[1:-1]
     for secret in secrets_of(world, *lambda_env.minted, *key_lines):
         assert secret not in out.getvalue()
+
+
+def test_an_unreadable_entry_is_repaired_then_fresh_and_the_metric_says_so(
+    lambda_env: RecordingMinter, world: World, dynamodb_table: Any
+) -> None:
+    out = io.StringIO()
+    environment = aws_lambda.ExecutionEnvironment(out=out)
+    broker_env = aws_lambda.ExecutionEnvironment(out=io.StringIO())
+    broker_env.handle({}, LambdaContext())  # learn the entry's name, then start over
+    assert broker_env.broker is not None
+    name = broker_env.broker.cred_key.name
+    client, table = dynamodb_table
+    client.delete_item(TableName=table, Key={"pk": {"S": name}})
+    client.put_item(
+        TableName=table,
+        Item={"pk": {"S": name}, "entry": {"S": "garbage"}, "expires_at": {"N": "9999999999"}},
+    )
+    results = [environment.handle({}, LambdaContext()) for _ in range(2)]
+    assert [r["status"] for r in results] == ["repaired", "fresh"]
+    repaired, fresh = (emf_metrics(line) for line in out.getvalue().splitlines())
+    assert (repaired["Repaired"], repaired["Refreshed"], repaired["Outcome"]) == (1, 1, "repaired")
+    assert (fresh["Repaired"], fresh["Refreshed"]) == (0, 0)
+    assert world.emulator.count("exchange") == 2  # the first environment's, then the repair
+
+
+def test_a_rotated_secret_costs_a_warm_environment_one_refused_exchange(
+    lambda_env: RecordingMinter, world: World, moto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from mdh_creds.testing import generate_key_pair
+
+    account, emulator = world.account, world.emulator
+    secrets = boto3.client("secretsmanager", endpoint_url=moto.url, region_name="us-east-1")
+
+    def document(pem: str) -> str:
+        return json.dumps({"service_account": account.name, "private_key": pem})
+
+    secrets.create_secret(Name="mdh/rotating", SecretString=document(account.key_pair.private_pem))
+    for name in ("MDH_SERVICE_ACCOUNT", "MDH_PRIVATE_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MDH_SECRET_ID", "mdh/rotating")
+    emulator.credential_lifetime = emulator.token_lifetime = 4
+    environment = aws_lambda.ExecutionEnvironment(out=io.StringIO())
+    first = environment.handle({}, LambdaContext())
+    broker = environment.broker
+    assert broker is not None and first["status"] == "refreshed"
+
+    rotated = generate_key_pair()  # the operator rotates the key: MDH and the secret
+    emulator.register_account(account.name, rotated, project_codes=[account.project_code])
+    secrets.put_secret_value(SecretId="mdh/rotating", SecretString=document(rotated.private_pem))
+    emulator.credential_lifetime = emulator.token_lifetime = 3600
+    # The answer's expiry is rounded down to the second; the window is a third of 4 s.
+    stale_at = parse_timestamp(first["expires_at"]).timestamp() + 1 - 4 / 3
+    while time.time() < stale_at + 0.1:  # bounded: the entry turns stale within 4 s
+        time.sleep(0.05)
+    tokens = emulator.count("token")
+    second = environment.handle({}, LambdaContext())
+    assert second["status"] == "refreshed" and environment.broker is broker  # still warm
+    assert emulator.count("token") - tokens == 2  # one refused (the old key), one accepted
+    assert emulator.count("exchange") == 2
+    third = environment.handle({}, LambdaContext())
+    assert third["status"] == "fresh"

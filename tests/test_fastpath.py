@@ -43,6 +43,7 @@ LIGHT = {
     "mdh_creds.formats",
     "mdh_creds.freshness",
     "mdh_creds.mdh",
+    "mdh_creds.mdh.memo",
     "mdh_creds.mdh.pem",
     "mdh_creds.settings",
     "mdh_creds.settings.ini",

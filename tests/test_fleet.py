@@ -10,6 +10,7 @@ credentials never replaces newer ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -71,14 +72,21 @@ class Fleet:
         return any(r.operation == "PutItem" and not r.is_lease for r in self.proxy.records(name))
 
 
-@pytest.fixture
-def fleet(world: World, moto: MotoServer, dynamodb_table: Any) -> Iterator[Fleet]:
+@contextlib.contextmanager
+def open_fleet(world: World, moto: MotoServer, dynamodb_table: Any) -> Iterator[Fleet]:
+    """The world's profile on the DynamoDB table, each machine on the counting proxy."""
     _client, table = dynamodb_table
     world.write_profile(mdh_cache="dynamodb", mdh_dynamodb_table=table, mdh_cache_dir=None)
     world.extra_env.update(moto.env)
     world.emulator.minter = sequence_minter()
     with CountingProxy(moto.url) as proxy:
         yield Fleet(world, proxy)
+
+
+@pytest.fixture
+def fleet(world: World, moto: MotoServer, dynamodb_table: Any) -> Iterator[Fleet]:
+    with open_fleet(world, moto, dynamodb_table) as opened:
+        yield opened
 
 
 def finish(procs: Mapping[str, subprocess.Popen[str]], timeout: float = 120) -> dict[str, str]:

@@ -106,3 +106,73 @@ def test_missing_secret_is_a_configuration_error(world: World, moto: Any) -> Non
     result = world.run("process")
     assert result.code == 3
     assert "mdh/nope" in result.err and "ResourceNotFoundException" in result.err
+
+
+def test_a_secret_nested_30000_deep_is_a_clean_configuration_error(world: World, moto: Any) -> None:
+    client = boto3.client("secretsmanager", endpoint_url=moto.url, region_name="us-east-1")
+    client.create_secret(Name="mdh/deep", SecretString="[" * 30_000 + "]" * 30_000)
+    world.write_profile(mdh_private_key_file=None, mdh_secret_id="mdh/deep")
+    result = world.main("process")
+    assert result.code == 3, result.err
+    assert result.err.count("\n") == 1 and "not a flat JSON object" in result.err
+    assert "Traceback" not in result.err and "RecursionError" not in result.err
+
+
+def test_a_service_account_profile_ignores_the_older_sdks_consumer_variables(
+    world: World,
+) -> None:
+    generic = {"CONSUMER_KEY": "someone-elses-client", "CONSUMER_SECRET": "someone-elses-secret"}
+    cold = world.run("process", **generic)
+    assert cold.code == 0, cold.err
+    warm = world.run("process", "--debug", **generic)
+    assert warm.code == 0 and warm.out == cold.out
+    assert "CONSUMER_KEY ignored" in warm.err and "names a service account" in warm.err
+    assert "someone-elses-secret" not in warm.err
+    explicit = world.main("process", MDH_CLIENT_SECRET="an-explicit-secret", MDH_CLIENT_ID="c")
+    assert explicit.code == 3 and "both" in explicit.err  # explicit variables still conflict
+
+
+def test_a_warm_hit_with_mdh_secret_id_makes_no_aws_call(world: World, moto: Any) -> None:
+    from mdh_creds.testing.proxy import CountingProxy
+
+    pair = world.account.key_pair
+    fields = {"service_account": world.account.name, "private_key": pair.private_pem}
+    secret_id = make_secret(moto, world, **fields)
+    world.write_profile(
+        mdh_private_key_file=None, mdh_service_account=None, mdh_secret_id=secret_id
+    )
+    with CountingProxy(moto.url) as proxy:
+        env = {**moto.env, "AWS_ENDPOINT_URL": proxy.url_for("machine")}
+        cold = world.run("process", **env)
+        assert cold.code == 0, cold.err
+        assert proxy.counts("machine")["GetSecretValue"] == 1
+        memo = list(world.cache_dir.glob("secret-*.json"))
+        assert len(memo) == 1 and oct(memo[0].stat().st_mode & 0o777) == "0o600"
+        assert pair.private_pem.splitlines()[1] not in memo[0].read_text()  # never the key
+        proxy.reset()
+        warm = world.run("process", MDH_LOG_FORMAT="json", **env)
+        assert warm.code == 0 and warm.out == cold.out
+        assert "fast path" in warm.err
+        assert proxy.records() == []  # no GetSecretValue, no AWS call at all
+    assert world.emulator.count("exchange") == 1
+
+
+def test_a_memo_from_another_secret_or_too_old_is_not_used(world: World, moto: Any) -> None:
+    import os
+    import time
+
+    pair = world.account.key_pair
+    fields = {"service_account": world.account.name, "private_key": pair.private_pem}
+    secret_id = make_secret(moto, world, **fields)
+    world.write_profile(
+        mdh_private_key_file=None, mdh_service_account=None, mdh_secret_id=secret_id
+    )
+    assert world.run("process", **moto.env).code == 0
+    (memo,) = world.cache_dir.glob("secret-*.json")
+    document = json.loads(memo.read_text())
+    document["read_at"] = time.time() - 601  # older than SECRET_TTL
+    memo.write_text(json.dumps(document))
+    os.chmod(memo, 0o600)
+    again = world.run("process", MDH_LOG_FORMAT="json", **moto.env)
+    assert again.code == 0 and "fast path" not in again.err  # the full command read it again
+    assert json.loads(memo.read_text())["read_at"] > time.time() - 60  # and remembered it anew

@@ -13,14 +13,17 @@ The broker is built once per execution environment and reused by warm invocation
 
 * ``fresh``: the cached credentials (or token) were fresh, nothing was exchanged;
 * ``refreshed``: this invocation exchanged and stored new ones;
+* ``repaired``: as ``refreshed``, and what it replaced was unsound (an item that did not parse or
+  open, another profile's, a replayed older entry, a lease that would never lapse): one warning
+  names it. A table that keeps needing repair has a faulty or hostile writer;
 * ``stale``: a refresh was due but failed; the cached ones (valid until ``expires_at``) were
   kept and the reason is in the log.
 
 Every invocation, failed ones included, prints one CloudWatch Embedded Metric Format line on
-stdout (namespace ``MdhCreds``, dimension ``Table``): ``Refreshed``, ``Stale`` and ``Failed``
-(0 or 1), ``Exchanges``, ``LeaseWaitSeconds`` and ``SecondsToExpiry``, with ``Outcome`` and
-``ExpiresAt`` as properties. Alarm on ``Stale`` or ``Failed`` at 1 and on ``SecondsToExpiry``
-falling below the refresh window.
+stdout (namespace ``MdhCreds``, dimension ``Table``): ``Refreshed``, ``Repaired``, ``Stale`` and
+``Failed`` (0 or 1), ``Exchanges``, ``LeaseWaitSeconds`` and ``SecondsToExpiry``, with ``Outcome``
+and ``ExpiresAt`` as properties. Alarm on ``Stale`` or ``Failed`` at 1, on ``Repaired`` summed over
+a day, and on ``SecondsToExpiry`` falling below the refresh window.
 
 Neither the answer, the log nor the metrics carry a secret.
 """
@@ -59,6 +62,7 @@ class SaveWatch:
         self.saved: set[CacheKey] = set()
         self.saves = 0
         self.lock_wait = 0.0
+        self._repaired_before = 0
 
     def __repr__(self) -> str:
         return f"SaveWatch({self.inner!r})"
@@ -66,6 +70,20 @@ class SaveWatch:
     def reset(self) -> None:
         self.saved.clear()
         self.saves, self.lock_wait = 0, 0.0
+        self._repaired_before = self._inner_repaired()
+
+    def _inner_repaired(self) -> int:
+        return int(getattr(self.inner, "repaired", 0))
+
+    @property
+    def repaired(self) -> int:
+        """Unsound items of the table replaced since ``reset``."""
+        return self._inner_repaired() - self._repaired_before
+
+    def check(self, key: CacheKey, sealed_expiry: float | None) -> None:
+        check = getattr(self.inner, "check", None)
+        if callable(check):
+            check(key, sealed_expiry)
 
     def describe(self) -> str:
         return self.inner.describe()
@@ -170,7 +188,8 @@ class ExecutionEnvironment:
 
         watch = self._built[1] if self._built else None
         metrics = {
-            "Refreshed": (int(outcome == "refreshed"), "Count"),
+            "Refreshed": (int(outcome in ("refreshed", "repaired")), "Count"),
+            "Repaired": (int(outcome == "repaired"), "Count"),
             "Stale": (int(outcome == "stale"), "Count"),
             "Failed": (int(outcome == "error"), "Count"),
             "Exchanges": (watch.saves if watch else 0, "Count"),
@@ -201,7 +220,7 @@ def _status(
 ) -> str:
     key = broker.token_key if isinstance(entry, AccessToken) else broker.cred_key
     if key in watch.saved:
-        return "refreshed"
+        return "repaired" if watch.repaired else "refreshed"
     state = broker.state(entry, broker.policy.refresh_window)
     return "fresh" if state is Freshness.FRESH else "stale"
 

@@ -22,7 +22,14 @@ from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
-from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout
+from mdh_creds.errors import (
+    CacheError,
+    ConfigError,
+    ExchangeError,
+    ExchangeRejected,
+    LockTimeout,
+    MdhCredsError,
+)
 from mdh_creds.freshness import Freshness, due_at, freshness
 from mdh_creds.models import AccessToken, TemporaryCredentials
 
@@ -37,6 +44,11 @@ class Exchange(Protocol):
     def fetch_access_token(self) -> AccessToken: ...
 
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials: ...
+
+
+#: Reads the account's secret again: a new exchange factory and sealer when it holds another key
+#: (rotated), else ``None``.
+Reload = Callable[[], "tuple[Callable[[], Exchange], Sealer] | None"]
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,10 @@ class CredentialBroker:
         clock: Clock = utc_now,
         policy: Policy | None = None,
         refuse_credentials: str | None = None,
+        reload: Reload | None = None,
     ) -> None:
         self._exchange_factory, self._exchange_obj = exchange, None
+        self._reload = reload
         self._refusal = refuse_credentials
         self._cache, self._sealer, self._clock = cache, sealer, clock
         self.policy = policy or Policy()
@@ -184,7 +198,7 @@ class CredentialBroker:
     def _refresh(self, old: Entry | None, window: timedelta, fetch: Callable[[], Entry]) -> Entry:
         started = time.monotonic()
         try:
-            new = fetch()
+            new = self._fetch_rotating(fetch)
         except ExchangeError as exc:
             if old is not None and self.state(old, window) is Freshness.STALE:
                 _log.warning(
@@ -201,6 +215,36 @@ class CredentialBroker:
         _log.info("exchange: new %s in %.3f s", _kind(new), seconds, extra=extra)
         self._save(new)
         return new
+
+    def _fetch_rotating(self, fetch: Callable[[], Entry]) -> Entry:
+        """``fetch``; when MDH refuses it, the secret is read again once, and if it holds a new
+        key (rotated since it was read), ``fetch`` runs once more with it."""
+        try:
+            return fetch()
+        except ExchangeRejected:
+            if not self._reloaded():
+                raise
+        return fetch()
+
+    def _reloaded(self) -> bool:
+        """Read the account's secret again; ``True`` when it held a new key, now in use."""
+        if self._reload is None:
+            return False
+        try:
+            renewed = self._reload()
+        except MdhCredsError as exc:
+            _log.debug("the secret could not be read again: %s", exc)
+            return False
+        if renewed is None:
+            return False
+        self._exchange_factory, self._exchange_obj = renewed[0], None
+        if self._sealer is not None:
+            self._sealer = renewed[1]
+        _log.info(
+            "MDH refused the key read from the secret; the secret holds a new one: retrying",
+            extra={"event": "rotation"},
+        )
+        return True
 
     def state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
         """Fresh, stale or expired, now, by the rule of ``freshness`` with this broker's floors."""
@@ -256,11 +300,15 @@ class CredentialBroker:
         if cache is None or self._sealer is None:
             return None
         try:
-            payload = self._sealer.open(key, cache.load(key))
+            sealed = cache.load(key)
         except CacheError as exc:
             self._drop_cache(exc)
             return None
-        return _parse(kind, payload, key)
+        entry = _parse(kind, self._sealer.open(key, sealed), key)
+        check = getattr(cache, "check", None)  # a shared table judges what it holds
+        if tier is None and sealed is not None and callable(check):
+            check(key, None if entry is None else entry.local_expires_at.timestamp())
+        return entry
 
     def _save(self, entry: AccessToken | TemporaryCredentials) -> None:
         if self._cache is None or self._sealer is None:

@@ -82,6 +82,14 @@ class Sealer:
         return "Sealer(<key hidden>)"
 
     @classmethod
+    def from_entry_key(cls, entry_key: bytes) -> Sealer:
+        """A sealer from the 32 bytes ``derive_key`` gave (``entry_key``), remembered by the
+        secret memo (``mdh.memo``) so a hit opens entries without the private key."""
+        sealer = cls.__new__(cls)
+        sealer._aead = AESGCM(entry_key)
+        return sealer
+
+    @classmethod
     def for_client_secret(cls, client_id: str, client_secret: str) -> Sealer:
         """The sealer of a client-secret profile: the key derived from the client secret."""
         return cls(client_secret.encode(), info=_CLIENT_SECRET_INFO, salt=client_id.encode())

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from mdh_creds.aws.clients import aws_client
-from mdh_creds.broker import CredentialBroker, Policy
+from mdh_creds.broker import CredentialBroker, Exchange, Policy, Reload
 from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.clock import Clock, utc_now
+from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
-from mdh_creds.mdh.account import resolve
+from mdh_creds.mdh.account import Account, resolve
 from mdh_creds.mdh.keystore import Prompt
 from mdh_creds.settings.model import Settings
 
@@ -102,6 +103,8 @@ def build_broker(
     backend = (
         build_cache(account.settings, environ, clock, budget) if cache == "settings" else cache
     )
+    if backend is not None:  # a hit of this machine then needs no Secrets Manager call
+        account.remember(cache_folder(account.settings, environ), environ)
     window = timedelta(seconds=account.settings.refresh_window)
     return CredentialBroker(
         identity=account.identity,
@@ -117,4 +120,25 @@ def build_broker(
             min_left=timedelta(seconds=min_left),
         ),
         refuse_credentials=account.refusal,
+        reload=_reloader(settings, environ, clock, http, account),
     )
+
+
+def _reloader(
+    settings: Settings, environ: Mapping[str, str], clock: Clock, http: Any, account: Account
+) -> Reload | None:
+    """For an account read from Secrets Manager: what reads the secret again when MDH refuses
+    its key (a rotation), giving the new key's exchange and sealer (``None`` when unchanged, or
+    when the secret now names another account: that is a new identity, not a rotation)."""
+    if settings.secret_id is None:
+        return None
+    current = [account]
+
+    def reload() -> tuple[Callable[[], Exchange], Sealer] | None:
+        fresh = resolve(settings, environ, fresh_secret=True)
+        if fresh.identity != current[0].identity or fresh.same_secret(current[0]):
+            return None
+        current[0] = fresh
+        return (lambda: fresh.exchange(clock, http)), fresh.sealer()
+
+    return reload

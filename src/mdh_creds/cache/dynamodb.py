@@ -4,10 +4,14 @@ Entries are items ``{"pk": key.name, "entry": <sealed bytes>, "expires_at": <Uni
 each written by one PutItem. ``expires_at`` is the table's TTL attribute; DynamoDB deletes late
 (and moto never), so ``load`` checks it too.
 
-An entry is written only when the table holds none, an older one (an earlier ``expires_at``), or
-exactly the one this process last read (it judged that one unusable, e.g. sealed with a rotated
-key): a late writer never replaces newer credentials with older ones. A refused write hands back
-the stored item, which the local tier then keeps (``tiered``).
+Every item read is untrusted input (any machine with write access may have written it). An
+entry is written only when the table holds none, an older one (an earlier ``expires_at``), or
+exactly the item this process last read (it judged that one unusable: expired, sealed with a
+rotated key, another profile's, malformed, or with a stored expiry that disagrees with its sealed
+one, as a replayed older entry's does): a late writer never replaces newer credentials with older
+ones, and no item can block the fleet from replacing it. The broker says what it found inside an
+entry (``check``); an unsound item replaced is reported once (``repairs``). A refused write hands
+back the stored item, which the local tier then keeps (``tiered``).
 
 Single flight is a lease item per entry (``lease``): one conditional write to try, reads while
 waiting, renewed while held.
@@ -32,6 +36,7 @@ from mdh_creds.cache.awserrors import (
     unavailable,
 )
 from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming
+from mdh_creds.cache.repairs import Repairs
 from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import Clock, utc_now
 
@@ -50,6 +55,20 @@ def _parse_item(item: dict[str, Any] | None) -> StoredItem | None:
     if not isinstance(sealed, (bytes, bytearray)) or not math.isfinite(expires):
         return None
     return bytes(sealed), expires
+
+
+def _seen_clause(item: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that holds only while the entry item is still ``item`` (its sealed bytes and
+    stored expiry as they were, a missing one still missing): ``(expression, names, values)``."""
+    parts, names, values = [], {}, {}
+    for n, attribute in enumerate(("entry", "expires_at")):
+        names[f"#s{n}"] = attribute
+        if attribute in item:
+            parts.append(f"#s{n} = :s{n}")
+            values[f":s{n}"] = item[attribute]
+        else:
+            parts.append(f"attribute_not_exists(#s{n})")
+    return " AND ".join(parts), names, values
 
 
 class DynamoDBCache:
@@ -71,13 +90,20 @@ class DynamoDBCache:
         self.table = table
         self._clock = clock
         timing = LeaseTiming(lease_seconds, poll_initial, max(poll_max, poll_initial))
-        self._leases = Leases(client, table, clock, timing)
+        self.repairs = Repairs(table)
+        self._leases = Leases(client, table, clock, timing, self.repairs)
         self._errors = aws_errors()
-        self._seen: dict[str, bytes] = {}  # entry name -> the sealed bytes last read or written
+        # entry name -> the item last read or written (its "entry" and "expires_at" attributes)
+        self._seen: dict[str, dict[str, Any]] = {}
 
     @property
     def lease_seconds(self) -> float:
         return self._leases.timing.seconds
+
+    @property
+    def repaired(self) -> int:
+        """Unsound items of the table this process replaced (``cache.repairs``)."""
+        return self.repairs.count
 
     def __repr__(self) -> str:
         return f"DynamoDBCache(table={self.table!r})"
@@ -97,13 +123,35 @@ class DynamoDBCache:
     def load_item(self, key: CacheKey) -> StoredItem | None:
         """The live entry of ``key`` with its expiry (one consistent read), or ``None``."""
         reply = self._request("get_item", Key=self._key(key.name), ConsistentRead=True)
-        found = _parse_item(reply.get("Item"))
-        if found is None:
+        item = reply.get("Item")
+        if item is None:
+            self._seen.pop(key.name, None)
+            self.repairs.cleared(key.name)
             return None
-        self._seen[key.name] = found[0]
+        self._seen[key.name] = {k: item[k] for k in ("entry", "expires_at") if k in item}
+        found = _parse_item(item)
+        if found is None:
+            self.repairs.found(key.name, "was malformed (no sealed entry or no expiry)")
+            return None
         if self._clock().timestamp() >= found[1]:
             return None
         return found
+
+    def check(self, key: CacheKey, sealed_expiry: float | None) -> None:
+        """What the broker found inside the entry it last read: its local expiry as sealed, or
+        ``None`` when it did not open or parse. An item that does not open, or whose stored
+        expiry disagrees with the sealed one, is unsound: the next write replaces it."""
+        stored = _parse_item(self._seen.get(key.name))
+        if stored is None:
+            return
+        if sealed_expiry is None:
+            why = "did not open (another profile's, sealed with a rotated key, or altered)"
+            self.repairs.found(key.name, why)
+        elif abs(math.floor(sealed_expiry) - stored[1]) > 1:  # stored rounded down
+            why = "had a stored expiry unlike its sealed one (an older entry replayed, or altered)"
+            self.repairs.found(key.name, why)
+        else:
+            self.repairs.cleared(key.name)
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         self.store(key, sealed, expires_at)
@@ -112,15 +160,11 @@ class DynamoDBCache:
         """Write the entry unless a newer one is stored. ``None`` when written (or when the
         refusing item could not be read back); else the stored entry, which stays."""
         expires = math.floor(expires_at.timestamp())
-        item = {
-            **self._key(key.name),
-            "entry": {"B": bytes(sealed)},
-            "expires_at": {"N": str(expires)},
-        }
+        written = {"entry": {"B": bytes(sealed)}, "expires_at": {"N": str(expires)}}
         try:
             self._client.put_item(
                 TableName=self.table,
-                Item=item,
+                Item={**self._key(key.name), **written},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **self._no_regression(key.name, expires),
             )
@@ -129,21 +173,28 @@ class DynamoDBCache:
                 raise unavailable(self.table, exc) from exc
             _log.debug("entry %s not replaced: the table holds a newer one", key.name)
             return _parse_item(getattr(exc, "response", {}).get("Item"))
-        self._seen[key.name] = bytes(sealed)
+        self.repairs.replaced(key.name)  # one warning, if what it replaced was unsound
+        self._seen[key.name] = written
         return None
 
     def _no_regression(self, name: str, expires: int) -> dict[str, Any]:
-        """The condition of an entry write: nothing stored, an older entry, or the very entry
+        """The condition of an entry write: nothing stored, an older entry, or the very item
         this process last read (one it judged unusable)."""
-        condition = "attribute_not_exists(pk) OR expires_at < :expires"
-        values: dict[str, Any] = {":expires": {"N": str(expires)}}
+        # A comparison only where the stored value is a number: an item whose expires_at is of
+        # another type must not make the whole condition an error (moto answers 500).
+        condition = (
+            "attribute_not_exists(pk) OR (attribute_type(expires_at, :number) "
+            "AND expires_at < :expires)"
+        )
+        values: dict[str, Any] = {":expires": {"N": str(expires)}, ":number": {"S": "N"}}
         seen = self._seen.get(name)
         if seen is None:
             return {"ConditionExpression": condition, "ExpressionAttributeValues": values}
+        clause, names, more = _seen_clause(seen)
         return {
-            "ConditionExpression": condition + " OR #entry = :seen",
-            "ExpressionAttributeValues": {**values, ":seen": {"B": seen}},
-            "ExpressionAttributeNames": {"#entry": "entry"},
+            "ConditionExpression": f"({clause}) OR {condition}",
+            "ExpressionAttributeValues": {**values, **more},
+            "ExpressionAttributeNames": names,
         }
 
     def delete(self, key: CacheKey) -> None:

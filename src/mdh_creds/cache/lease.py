@@ -1,20 +1,32 @@
-"""DynamoDB leases: one exchange for a whole fleet, at a flat cost per machine.
+"""DynamoDB leases: one exchange for a whole fleet, at a flat cost per machine, and no lease item
+that any one machine can make last longer than a lease length.
 
 A lease is the item ``pk = "lease#" + entry name`` with ``owner`` (random per acquisition),
-``lease_until`` (precise Unix seconds, what the conditions compare) and ``expires_at`` (whole
-seconds, for TTL).
+``lease_until`` (precise Unix seconds on the writer's clock) and ``expires_at`` (whole seconds,
+for TTL).
 
-* Take: ONE PutItem conditioned on the lease being absent or lapsed. When the condition fails,
-  DynamoDB hands back the holder's item (``ReturnValuesOnConditionCheckFailure``), so a waiter
-  learns when the lease lapses without another request.
+The time rule (DESIGN 5): a reader never believes a lease item for longer than one lease length
+(``LeaseTiming.seconds``) on its own monotonic clock. An item is held while it keeps changing: each
+version of it (owner and ``lease_until``) a reader sees is given ``min(lease length, lease_until -
+reader's now)`` from when the reader first saw it; a holder's renewals are observed (a new version),
+never believed from the value they write. A version unchanged for that long has lapsed, whatever it
+says, and is replaced by a PutItem conditioned on that very version, so a renewal that lands first
+wins. So a far-future ``lease_until`` (a holder's clock minutes fast, a planted item) costs at most
+one lease length, as does an item with no or a malformed ``lease_until``; such a takeover is a
+repair (``repairs``). An item that lapsed more than a lease length ago on the reader's clock (a
+crashed holder's leftover) is taken at once.
+
+* Take: ONE PutItem conditioned on the lease being absent, long lapsed, or the version seen
+  lapsing. When the condition fails, DynamoDB hands back the holder's item
+  (``ReturnValuesOnConditionCheckFailure``), so a waiter learns the version without a request.
 * Wait with ``ready`` (the caller's "is a fresh entry stored now?"): poll the entry through it,
   reads only, with backoff and jitter, and return as soon as it says yes. The lease is read again
-  only once its known lapse time has passed, and taken over only if it has lapsed or is gone.
+  only when the version seen would lapse, and taken over only if it has not changed since.
 * Wait without ``ready``: read the lease item with backoff; take it once released or lapsed.
 * Hold: a daemon thread renews the lease every third of its length with a PutItem conditioned on
   still owning it, so an exchange that outlasts one lease (retries) keeps it.
 * Release: DeleteItem conditioned on still owning it. A holder that dies stops renewing, and
-  its lease lapses after ``LeaseTiming.seconds``.
+  its lease lapses one lease length after its last renewal was seen.
 """
 
 from __future__ import annotations
@@ -31,13 +43,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from mdh_creds.cache.awserrors import CONDITION_FAILED, aws_errors, error_code, unavailable
+from mdh_creds.cache.repairs import Repairs
 from mdh_creds.clock import Clock
 from mdh_creds.errors import LockTimeout
 
 LEASE_PREFIX = "lease#"
-#: How long a lease lasts unless renewed (renewed every third of it while its holder runs).
+#: How long a lease lasts unless renewed (renewed every third of it while its holder runs), and
+#: the longest any reader believes one lease item version.
 LEASE_SECONDS = 10.0
 _log = logging.getLogger(__name__)
+Item = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -53,19 +68,57 @@ class LeaseTiming:
     poll_growth: float = 3.0
 
 
-def _until(item: dict[str, Any] | None) -> float | None:
-    """``lease_until`` of a lease item, ``None`` when absent or malformed."""
+def parse_until(item: Item | None) -> float | None:
+    """``lease_until`` of a lease item, ``None`` when absent, malformed or not finite."""
     try:
-        return float((item or {})["lease_until"]["N"])
+        until = float((item or {})["lease_until"]["N"])
     except (KeyError, TypeError, ValueError):
         return None
+    return until if math.isfinite(until) else None
+
+
+def believed_for(until: float | None, now: float, seconds: float) -> float:
+    """How long (s) a reader holds a lease version it sees now to be held: what its
+    ``lease_until`` says is left, never more than one lease length ``seconds``; a version with
+    no readable ``lease_until`` gets the whole lease length (the reader's bound, not the item's)."""
+    if until is None:
+        return seconds
+    return min(seconds, max(0.0, until - now))
+
+
+def overclaims(until: float | None, now: float, seconds: float) -> bool:
+    """True for a version no honest holder on a clock like ours writes: no readable
+    ``lease_until``, or one further away than a lease length (a clock ahead, a planted item)."""
+    return until is None or until - now > seconds + 1.0
+
+
+def _version(item: Item | None) -> tuple[str, str] | None:
+    """What a renewal changes (owner and ``lease_until``, as stored): ``None`` when absent."""
+    if item is None:
+        return None
+    return repr(item.get("owner")), repr(item.get("lease_until"))
+
+
+class _Sighting:
+    """One lease version as this reader saw it: the item and when (monotonic) it lapses."""
+
+    def __init__(self, item: Item | None, lapses: float, overclaimed: bool) -> None:
+        self.item, self.lapses, self.overclaimed = item, lapses, overclaimed
 
 
 class Leases:
     """Takes, waits for, renews and releases the leases of one table."""
 
-    def __init__(self, client: Any, table: str, clock: Clock, timing: LeaseTiming) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        clock: Clock,
+        timing: LeaseTiming,
+        repairs: Repairs | None = None,
+    ) -> None:
         self._client, self.table, self._clock, self.timing = client, table, clock, timing
+        self.repairs = repairs or Repairs(table)
         self._errors = aws_errors()
 
     def _now(self) -> float:
@@ -78,8 +131,8 @@ class Leases:
         """Hold the lease of entry ``name`` for the block, or enter it without the lease as soon
         as ``ready()`` is true. ``LockTimeout`` when neither happens within ``timeout`` s."""
         lease, owner = LEASE_PREFIX + name, uuid.uuid4().hex
-        taken, until = self._take(lease, owner)
-        if not taken and not self._wait(lease, owner, timeout, ready, until):
+        taken, held = self._take(lease, owner, None)
+        if not taken and not self._wait(lease, owner, timeout, ready, held):
             yield  # a fresh entry is stored: the caller reads it, no lease needed
             return
         renewer = _Renewer(lambda: self._renew(lease, owner), self.timing.seconds / 3)
@@ -89,19 +142,42 @@ class Leases:
             renewer.stop()
             self._release(lease, owner)
 
-    def _take(self, lease: str, owner: str) -> tuple[bool, float | None]:
-        """One conditional PutItem: ``(True, None)``, or ``(False, the holder's lease_until)``."""
+    def _sight(self, lease: str, item: Item | None, before: _Sighting | None) -> _Sighting:
+        """The sighting of ``item``: the one before when it is the same version (its lapse time
+        kept: an unchanged item is not a renewal), else a new one from now."""
+        if before is not None and _version(item) == _version(before.item):
+            return before
+        until, now = parse_until(item), self._now()
+        lapses = time.monotonic() + believed_for(until, now, self.timing.seconds)
+        overclaimed = item is not None and overclaims(until, now, self.timing.seconds)
+        if overclaimed:
+            ahead = "no readable lease_until" if until is None else f"{until - now:.0f} s ahead"
+            self.repairs.found(lease, f"claimed to be held far too long ({ahead})")
+        else:
+            self.repairs.cleared(lease)
+        return _Sighting(item, lapses, overclaimed)
+
+    def _take(self, lease: str, owner: str, seen: _Sighting | None) -> tuple[bool, Item | None]:
+        """One conditional PutItem: ``(True, None)``, or ``(False, the holder's item)``. It takes
+        an absent lease, one lapsed more than a lease length ago on this clock, or exactly the
+        version ``seen`` (which this reader judged lapsed)."""
         now = self._now()
-        failed = self._put(
-            lease,
-            owner,
-            now,
-            condition="attribute_not_exists(pk) OR lease_until < :now",
-            values={":now": {"N": f"{now:.3f}"}},
+        condition = (  # compared only where it is a number (a planted item may hold text)
+            "attribute_not_exists(pk) OR (attribute_type(lease_until, :number) "
+            "AND lease_until < :stale)"
         )
+        stale = f"{now - self.timing.seconds:.3f}"
+        values: dict[str, Any] = {":stale": {"N": stale}, ":number": {"S": "N"}}
+        names: dict[str, str] = {}
+        if seen is not None and seen.item is not None:
+            clause, names, more = _same_version(seen.item)
+            condition, values = f"({clause}) OR {condition}", {**values, **more}
+        failed = self._put(lease, owner, now, condition=condition, values=values, names=names)
         if failed is None:
+            if seen is not None and seen.overclaimed:
+                self.repairs.replaced(lease)  # one warning naming it
             return True, None
-        return False, _until(failed) if failed else self._read_until(lease)
+        return False, failed or self._read(lease)
 
     def _renew(self, lease: str, owner: str) -> bool:
         """Extend a held lease; ``False`` once it is no longer ours (stop renewing)."""
@@ -132,7 +208,7 @@ class Leases:
         condition: str,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> Item | None:
         """A conditional PutItem of the lease: ``None`` when written, else the stored item
         (``{}`` when DynamoDB did not return it)."""
         until = now + self.timing.seconds
@@ -155,19 +231,20 @@ class Leases:
         except self._errors as exc:
             if error_code(exc) != CONDITION_FAILED:
                 raise unavailable(self.table, exc) from exc
-            stored: dict[str, Any] = getattr(exc, "response", {}).get("Item") or {}
+            stored: Item = getattr(exc, "response", {}).get("Item") or {}
             return stored
         return None
 
-    def _read_until(self, lease: str) -> float | None:
-        """The stored lease's ``lease_until`` (one read), ``None`` when there is none."""
+    def _read(self, lease: str) -> Item | None:
+        """The stored lease item (one consistent read), ``None`` when there is none."""
         try:
             reply = self._client.get_item(
                 TableName=self.table, Key={"pk": {"S": lease}}, ConsistentRead=True
             )
         except self._errors as exc:
             raise unavailable(self.table, exc) from exc
-        return _until(reply.get("Item"))
+        found: Item | None = reply.get("Item")
+        return found
 
     def _wait(
         self,
@@ -175,23 +252,25 @@ class Leases:
         owner: str,
         timeout: float,
         ready: Callable[[], bool] | None,
-        until: float | None,
+        held: Item | None,
     ) -> bool:
         """Wait for the entry (``False``) or the lease (``True``); ``LockTimeout`` at the end."""
         started = time.monotonic()
         deadline, delay = started + max(0.0, timeout), self.timing.poll_initial
+        seen = self._sight(lease, held, None)
         while (remaining := deadline - time.monotonic()) > 0:
-            time.sleep(min(remaining, self._pause(delay, until)))
+            time.sleep(min(remaining, self._pause(delay, seen.lapses)))
             if ready is not None and ready():
                 self._note("lease wait", lease, started, "a fresh entry appeared")
                 return False
-            if ready is None or until is None or self._now() >= until:
-                until = self._read_until(lease)
-                if until is None or self._now() >= until:
-                    taken, until = self._take(lease, owner)
+            if ready is None or time.monotonic() >= seen.lapses:
+                seen = self._sight(lease, self._read(lease), seen)
+                if seen.item is None or time.monotonic() >= seen.lapses:
+                    taken, held = self._take(lease, owner, seen)
                     if taken:
                         self._note("takeover", lease, started, "released or lapsed; taken")
                         return True
+                    seen = self._sight(lease, held, seen)
             delay = min(delay * self.timing.poll_growth, self.timing.poll_max)
         raise LockTimeout(
             f"lease {lease} in DynamoDB table {self.table} not acquired within {timeout:g}s: "
@@ -199,12 +278,10 @@ class Leases:
             f"{self.timing.seconds:g}s after its holder stops renewing it)"
         )
 
-    def _pause(self, delay: float, until: float | None) -> float:
-        """Jittered backoff, cut short when the known lease lapses sooner."""
+    def _pause(self, delay: float, lapses: float) -> float:
+        """Jittered backoff, cut short when the version seen lapses sooner."""
         pause = random.uniform(delay / 2, delay)
-        if until is not None:
-            pause = min(pause, max(0.0, until - self._now()) + 0.01)
-        return pause
+        return min(pause, max(0.0, lapses - time.monotonic()) + 0.01)
 
     def _note(self, event: str, lease: str, started: float, what: str) -> None:
         seconds = round(time.monotonic() - started, 3)
@@ -229,6 +306,20 @@ class Leases:
         except self._errors as exc:
             if error_code(exc) != CONDITION_FAILED:
                 _log.warning("lease %s not released (%s); it lapses by itself", lease, exc)
+
+
+def _same_version(item: Item) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that holds only while the lease item is still the version ``item``:
+    ``(expression, names, values)``. A missing attribute must still be missing."""
+    parts, names, values = [], {}, {}
+    for n, attribute in enumerate(("owner", "lease_until")):
+        names[f"#v{n}"] = attribute
+        if attribute in item:
+            parts.append(f"#v{n} = :v{n}")
+            values[f":v{n}"] = item[attribute]
+        else:
+            parts.append(f"attribute_not_exists(#v{n})")
+    return " AND ".join(parts), names, values
 
 
 class _Renewer:

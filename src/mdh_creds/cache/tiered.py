@@ -100,6 +100,17 @@ class TieredCache:
         self._copy(key, *found)
         return found[0]
 
+    def check(self, key: CacheKey, sealed_expiry: float | None) -> None:
+        """What the broker found inside the entry last loaded (``DynamoDBCache.check``); a
+        local copy is this machine's own: only the table's items are judged."""
+        if key not in self._marks.served_locally:
+            self.table.check(key, sealed_expiry)
+
+    @property
+    def repaired(self) -> int:
+        """Unsound items of the table this process replaced (``cache.repairs``)."""
+        return self._table.repaired if self._table is not None else 0
+
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         kept = self.table.store(key, sealed, expires_at)
         if kept is None:

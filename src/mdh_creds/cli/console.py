@@ -15,4 +15,4 @@ def main() -> int:
         return code
     from mdh_creds.cli.main import main as full_command
 
-    return full_command()
+    return full_command(die_with_child=True)

@@ -24,10 +24,27 @@ class Context:
     environ: Mapping[str, str] = field(repr=False)
     stdout: TextIO
     stderr: TextIO
+    log_format: str = "text"
+    # Set by ``exec`` when its child died of a signal: the console script then dies of it too.
+    child_signal: int | None = None
 
     @property
     def flags(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self.args).items() if v is not None}
+
+    def say(self, message: str, *, level: str = "info", event: str = "log") -> None:
+        """One line for the user on stderr, in the chosen log format (text: ``mdh-creds:
+        message``, ``mdh-creds: warning: message``; json: one redacted object), flushed."""
+        from mdh_creds.cli.logline import json_line
+        from mdh_creds.redact import printable, redact
+
+        shown = printable(redact(message))
+        if self.log_format == "json":
+            self.stderr.write(redact(json_line(level.upper(), event, shown)) + "\n")
+        else:
+            prefix = "warning: " if level == "warning" else ""
+            self.stderr.write(f"mdh-creds: {prefix}{shown}\n")
+        self.stderr.flush()
 
 
 def load_settings(ctx: Context, *, warn_unknown: bool = True) -> Settings:

@@ -38,7 +38,7 @@ from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import decrypt_pem, encrypted_pem, normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
-from mdh_creds.settings.sources import config_file, read_all, select_profile
+from mdh_creds.settings.sources import config_file, profile_region, read_all, select_profile
 from mdh_creds.settings.typos import unknown_keys
 
 _MAX_KEY_BYTES = 64 * 1024
@@ -188,7 +188,7 @@ def _secret_service_item(name: str) -> str:
     raise _NotHere("no entry")
 
 
-def _sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
+def _key_sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
     """The sealer the full command's account builds (``mdh.account``), from what is at hand."""
     if settings["kms_key_id"]:
         if (
@@ -233,6 +233,33 @@ def _key_text(settings: Mapping[str, Any], environ: Mapping[str, str], folder: s
     return str(text)
 
 
+def _sealer(
+    settings: Mapping[str, Any],
+    environ: Mapping[str, str],
+    region: str | None,
+    folder: str,
+    now: float,
+) -> tuple[Sealer, Mapping[str, Any]]:
+    """What opens the entry, and the settings completed as the full command completes them:
+    from the key, or for an account in Secrets Manager, from this machine's memo of the secret
+    (``mdh.memo``; none or too old: the full command reads the secret)."""
+    whole = settings["service_account"] and any(
+        settings[name]
+        for name in ("private_key", "private_key_file", "private_key_keyring", "kms_key_id")
+    )
+    if not settings["secret_id"] or whole:
+        return _key_sealer(settings, environ, folder), settings
+    from mdh_creds.mdh.memo import load_memo, secret_scope  # only a secret's hit needs it
+
+    scope = secret_scope(settings["secret_id"], settings["aws_profile"], region, environ)
+    names, entry_key = load_memo(folder, scope, now)
+    filled = dict(settings)
+    for name, value in names.items():
+        if filled[name] is None:  # what Settings.with_values does with the secret's values
+            filled[name] = value
+    return Sealer.from_entry_key(entry_key), filled
+
+
 def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
     """The process JSON of a fresh cached entry, and the cache it came from."""
     if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
@@ -244,14 +271,14 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         raise _NotHere("a misspelt mdh_ key: the full command warns about it")
     settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
-    if settings["secret_id"]:
-        raise _NotHere("the key lives in Secrets Manager")
     if settings["client_id"] or settings["client_secret"]:
         raise _NotHere("an API client: the full command explains")
-    key = CacheKey.for_identity(entry_identity(settings), KIND_CREDENTIALS)
-    stored = _stored_entry(settings, environ, folder, key.name)
     now = time.time()
-    payload = _sealer(settings, environ, folder).open(key, live_body(stored, now))
+    region = profile_region(environ, profile_keys)
+    sealer, account = _sealer(settings, environ, region, folder, now)
+    key = CacheKey.for_identity(entry_identity(account), KIND_CREDENTIALS)
+    stored = _stored_entry(settings, environ, folder, key.name)
+    payload = sealer.open(key, live_body(stored, now))
     if payload is None:
         raise _NotHere("no entry")
     account_id = profile_keys.get("aws_account_id") or None

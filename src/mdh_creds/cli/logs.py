@@ -20,7 +20,17 @@ from mdh_creds.redact import RedactingFilter, printable, redact
 __all__ = ["ENV_VARIABLE", "FORMATS", "JsonFormatter", "chosen_format", "error_line", "setup"]
 
 #: Record attributes a JSON line carries when a log call sets them (``extra=``).
-EVENT_FIELDS = ("event", "backend", "kind", "state", "tier", "seconds", "command", "exit_code")
+EVENT_FIELDS = (
+    "event",
+    "backend",
+    "kind",
+    "state",
+    "tier",
+    "item",
+    "seconds",
+    "command",
+    "exit_code",
+)
 _LOGGERS = ("mdh_creds", "urllib3")
 
 

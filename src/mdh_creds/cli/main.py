@@ -174,8 +174,11 @@ def main(
     environ: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    *,
+    die_with_child: bool = False,
 ) -> int:
-    """Run one command; return the exit code."""
+    """Run one command; return the exit code. With ``die_with_child`` (the console script),
+    when ``exec``'s child died of a signal this process dies of the same signal at the end."""
     argv = sys.argv[1:] if argv is None else argv
     environ = os.environ if environ is None else environ
     stderr = stderr or sys.stderr or io.StringIO()  # None: Python started with fd 2 closed
@@ -196,14 +199,19 @@ def main(
     handler = logs.setup(log_format, getattr(args, "debug", False), stderr)
     started = time.monotonic()
     code, failure = 1, None
+    ctx = Context(args, environ, stdout, stderr, log_format)
     try:
-        code, failure = _run(Context(args, environ, stdout, stderr))
-        return code
+        code, failure = _run(ctx)
     finally:
         _log_command(args.command or "process", code, started)
         logs.teardown(handler)
         if failure is not None:  # last: the one line botocore shows the user
             stderr.write(logs.error_line(log_format, failure, code))
+    if die_with_child and ctx.child_signal:
+        from mdh_creds.cli.supervisor import die_of
+
+        die_of(ctx.child_signal)  # returns when the signal does not end a process (PID 1)
+    return code
 
 
 def _early_format(argv: Sequence[str], environ: Mapping[str, str]) -> str:

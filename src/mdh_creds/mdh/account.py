@@ -9,34 +9,30 @@ A profile has a private key, a KMS key or a client secret, never two (DESIGN 2.3
 
 from __future__ import annotations
 
+import hmac
+import logging
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.stored import client_identity, identity
 from mdh_creds.clock import Clock
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import ConfigError
+from mdh_creds.mdh.keys import AccountKey, PrivateKey
 from mdh_creds.mdh.keystore import Prompt, load_private_key
+from mdh_creds.mdh.memo import memo_path, secret_scope, to_memo
 from mdh_creds.redact import register_secret
-from mdh_creds.settings.model import Settings
+from mdh_creds.settings.model import Setting, Settings
+from mdh_creds.settings.sources import CLIENT_SETTINGS, from_alias
 from mdh_creds.settings.specs import resolve_exchange_url
 
 if TYPE_CHECKING:
     from mdh_creds.broker import Exchange
-    from mdh_creds.mdh.assertion import Signer
 
-
-class AccountKey(Protocol):
-    """What signs a service account's assertions and seals its entries: a private key here
-    (``mdh.keys.PrivateKey``) or a key in AWS KMS (``mdh.kms_key.KmsAccountKey``)."""
-
-    @property
-    def source(self) -> str: ...
-
-    def signer(self) -> Signer: ...
-
-    def sealer(self) -> Sealer: ...
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,6 +91,40 @@ class ServiceAccount:
         key from KMS's signature over a fixed message (``mdh.kms_key``)."""
         return self.key.sealer()
 
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """For an account read from a secret: the memo that lets this machine's cache hits skip
+        Secrets Manager (``mdh.memo``); a folder that cannot take it costs the fast path only."""
+        s = self.settings
+        source = f"secret {s.secret_id}"
+        key = self.key
+        if s.secret_id is None or not isinstance(key, PrivateKey) or key.source != source:
+            return
+        from mdh_creds.cache.folder import is_private_folder
+        from mdh_creds.crypto import derive_key
+        from mdh_creds.persist import write_atomic
+
+        scope = secret_scope(s.secret_id, s.aws_profile, s.region, environ)
+        names = {  # only what the secret gave: the fast path fills what is unset, as here
+            name: s.items[name].value if s.source(name) == source else None
+            for name in ("service_account", "project_code", "project_id")
+        }
+        data = to_memo(names, derive_key(key.der), time.time())
+        if is_private_folder(folder):
+            try:
+                write_atomic(Path(memo_path(str(folder), scope)), data)
+            except OSError as exc:
+                _log.debug("the secret memo was not written: %s", exc)
+
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very private key (no rotation between them); for a
+        KMS key, the same key (KMS rotates nothing that the secret holds)."""
+        if not isinstance(other, ServiceAccount):
+            return False
+        mine, theirs = self.key, other.key
+        if isinstance(mine, PrivateKey) and isinstance(theirs, PrivateKey):
+            return hmac.compare_digest(mine.der, theirs.der)
+        return mine.source == theirs.source
+
 
 @dataclass(frozen=True)
 class ClientAccount:
@@ -132,6 +162,15 @@ class ClientAccount:
         """Entries are sealed with a key derived from the client secret."""
         return Sealer.for_client_secret(self.client_id, self.client_secret)
 
+    def remember(self, folder: Path, environ: Mapping[str, str]) -> None:
+        """An API client is never served by the fast path: nothing to remember."""
+
+    def same_secret(self, other: Account) -> bool:
+        """True when ``other`` holds this very client secret (no rotation between them)."""
+        return isinstance(other, ClientAccount) and hmac.compare_digest(
+            other.client_secret.encode(), self.client_secret.encode()
+        )
+
 
 Account = ServiceAccount | ClientAccount
 
@@ -145,18 +184,27 @@ def token_only_message(settings: Settings) -> str:
 
 
 def resolve(
-    settings: Settings, environ: Mapping[str, str], *, prompt: Prompt | None = None
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    fresh_secret: bool = False,
+    prompt: Prompt | None = None,
 ) -> Account:
     """Load the key (text, file, OS keyring or secret; ``prompt`` may ask for its passphrase),
-    name the KMS key, or take the client secret; fill settings from a secret; check what is
-    required."""
+    name the KMS key, or take the client secret; fill settings from a secret (memoized per
+    process; ``fresh_secret`` reads it again); check what is required."""
     if not settings.is_mdh_profile:
         raise ConfigError(first_run_advice(settings))
     key: AccountKey | None = load_private_key(settings, environ, prompt)
     if settings.kms_key_id:
-        key = _kms_key(settings, environ, key)
+        from mdh_creds.mdh.kms_key import kms_account_key
+
+        key = kms_account_key(settings, environ, key)
     if settings.secret_id and not _complete(settings, key):
-        settings, key = _from_secret(settings, environ, key)
+        settings, key = _from_secret(settings, environ, key, fresh_secret)
+    if key is not None and settings.service_account:  # a whole service account: the generic
+        # CONSUMER_* variables are not for it (the secret named its kind)
+        settings = _without_generic_client(settings)
     if settings.client_id or settings.client_secret:
         return _client_account(settings, key)
     if key is None:
@@ -172,19 +220,6 @@ def resolve(
             "--service-account NAME) or set MDH_SERVICE_ACCOUNT"
         )
     return ServiceAccount(settings, key, exchange_url_for(settings), settings.service_account)
-
-
-def _kms_key(settings: Settings, environ: Mapping[str, str], key: AccountKey | None) -> AccountKey:
-    """The KMS key; exit 3 when a private key is configured as well."""
-    from mdh_creds.mdh.kms_key import kms_account_key
-
-    if key is not None:
-        raise ConfigError(
-            f"both a private key ({_key_source(settings)}) and a KMS key "
-            f"({settings.source('kms_key_id')}) are configured: a profile signs with one, "
-            "remove the other"
-        )
-    return kms_account_key(settings, environ)
 
 
 def first_run_advice(settings: Settings) -> str:
@@ -204,13 +239,18 @@ def first_run_advice(settings: Settings) -> str:
 
 
 def _from_secret(
-    settings: Settings, environ: Mapping[str, str], key: AccountKey | None
+    settings: Settings, environ: Mapping[str, str], key: AccountKey | None, fresh: bool
 ) -> tuple[Settings, AccountKey | None]:
     from mdh_creds.aws.clients import aws_client
-    from mdh_creds.mdh.secrets import fetch_secret
+    from mdh_creds.mdh.secrets import fetch_secret, read_secret
 
     secret_id = str(settings.secret_id)
-    bundle = fetch_secret(aws_client("secretsmanager", settings, environ), secret_id)
+    scope = secret_scope(secret_id, settings.aws_profile, settings.region, environ)
+    bundle = read_secret(
+        scope,
+        lambda: fetch_secret(aws_client("secretsmanager", settings, environ), secret_id),
+        fresh=fresh,
+    )
     filled = settings.with_values(
         f"secret {secret_id}",
         service_account=bundle.service_account,
@@ -221,6 +261,17 @@ def _from_secret(
         f"secret {secret_id}", client_id=bundle.client_id, client_secret=bundle.client_secret
     )
     return filled, key or bundle.private_key
+
+
+def _without_generic_client(settings: Settings) -> Settings:
+    """The settings without a client id or secret that came from the older tools' generic
+    variables (``settings.sources.settle_kind``, applied once the secret named the kind)."""
+    items = dict(settings.items)
+    for name in CLIENT_SETTINGS:
+        if items[name].value is not None and from_alias(name, items[name].source):
+            _log.debug("%s ignored: the account is a service account", items[name].source)
+            items[name] = Setting(name, None, "default", items[name].secret)
+    return replace(settings, items=items)
 
 
 def _complete(settings: Settings, key: AccountKey | None) -> bool:
@@ -234,7 +285,7 @@ def _client_account(settings: Settings, key: AccountKey | None) -> ClientAccount
     client_source = settings.source("client_secret" if settings.client_secret else "client_id")
     if key is not None:
         raise ConfigError(
-            f"both a private key ({_key_source(settings)}) and a client id or secret "
+            f"both a private key ({key.source}) and a client id or secret "
             f"({client_source}) are configured: a profile uses one or the other, remove one"
         )
     if not settings.client_secret:
@@ -251,18 +302,6 @@ def _client_account(settings: Settings, key: AccountKey | None) -> ClientAccount
         )
     register_secret(settings.client_secret)
     return ClientAccount(settings, _printable(settings, "client_id"), settings.client_secret)
-
-
-def _key_source(settings: Settings) -> str:
-    if settings.private_key:
-        return settings.source("private_key")
-    if settings.private_key_file:
-        return settings.source("private_key_file")
-    if settings.private_key_keyring:
-        return settings.source("private_key_keyring")
-    if settings.kms_key_id:
-        return settings.source("kms_key_id")
-    return f"secret {settings.secret_id}"
 
 
 def _printable(settings: Settings, name: str) -> str:

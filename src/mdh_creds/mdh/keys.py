@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mdh_creds.crypto import Sealer
 from mdh_creds.errors import PrivateKeyError
@@ -29,6 +29,18 @@ _MAX_KEY_BYTES = 64 * 1024
 # The passphrase of an encrypted key, given its normalised PEM: ``(passphrase, where from)``;
 # it raises ``PrivateKeyError`` saying where to put one (``mdh.passphrase``).
 PassphraseLookup = Callable[[str], tuple[str, str]]
+
+
+class AccountKey(Protocol):
+    """What signs a service account's assertions and seals its entries: a private key here
+    (``PrivateKey``) or a key in AWS KMS (``mdh.kms_key.KmsAccountKey``)."""
+
+    @property
+    def source(self) -> str: ...
+
+    def signer(self) -> Signer: ...
+
+    def sealer(self) -> Sealer: ...
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 from mdh_creds.aws.kms import KmsKey, region_of, sealing_material
 from mdh_creds.cache.material import load_material, material_path, save_material
 from mdh_creds.crypto import Sealer
+from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.retry import Backoff, call_with_retries
 from mdh_creds.settings.model import Settings
 
 if TYPE_CHECKING:
     from mdh_creds.mdh.assertion import Signer
+    from mdh_creds.mdh.keys import AccountKey
 
 _log = logging.getLogger(__name__)
 
@@ -58,11 +60,19 @@ class KmsAccountKey:
         return Sealer.for_kms_material(material)
 
 
-def kms_account_key(settings: Settings, environ: Mapping[str, str]) -> KmsAccountKey:
+def kms_account_key(
+    settings: Settings, environ: Mapping[str, str], loaded: AccountKey | None = None
+) -> KmsAccountKey:
     """The KMS key ``mdh_kms_key_id`` names; its client is made on first use (never through
-    the mdh profile itself: ``aws.clients``)."""
+    the mdh profile itself: ``aws.clients``). Exit 3 when a private key was ``loaded`` too."""
     from mdh_creds.aws.clients import aws_client
 
+    if loaded is not None:
+        raise ConfigError(
+            f"both a private key ({loaded.source}) and a KMS key "
+            f"({settings.source('kms_key_id')}) are configured: a profile signs with one, "
+            "remove the other"
+        )
     key_id = str(settings.kms_key_id)
     region = region_of(key_id)
     kms = KmsKey(key_id, lambda: aws_client("kms", settings, environ, region))

@@ -6,17 +6,34 @@ names too), or a client id and secret (``consumerKey``/``consumerSecret`` as the
 stored them, or ``client_id``/``client_secret``). The client is built by the caller
 (``aws.clients``); its text, and the client secret in it, are registered as secrets before
 anything else looks at them.
+
+A secret is untrusted input: its text is bounded in size and nesting before it is parsed. What it
+holds is memoized per process for ``SECRET_TTL`` seconds (``read_secret``): a warm Lambda
+environment or a long-lived provider asks Secrets Manager once per TTL, not once per refresh, and
+reads it again at once when MDH refuses the key it holds (the rotation case, ``fresh=True``).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from mdh_creds.errors import PrivateKeyError
 from mdh_creds.mdh.keys import PrivateKey, parse_private_key
+from mdh_creds.mdh.memo import SECRET_TTL
 from mdh_creds.redact import register_secret
+
+#: Secrets Manager stores at most 64 KiB; a secret's JSON is a flat object.
+MAX_SECRET_CHARS = 65_536
+MAX_SECRET_DEPTH = 8
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_memo: dict[Hashable, tuple[float, SecretBundle]] = {}
+_memo_guard = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -39,11 +56,30 @@ def _first(data: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def nesting_depth(text: str) -> int:
+    """How deeply the JSON ``text`` nests arrays and objects (strings skipped), without
+    parsing it: a hostile secret nested thousands deep must not reach the parser's recursion."""
+    depth = deepest = 0
+    for char in _STRINGS.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_secret(text: str, secret_id: str) -> SecretBundle:
     """The JSON of a secret: ``service_account``, ``private_key``, the project (RKS_* names too)."""
+    if len(text) > MAX_SECRET_CHARS or nesting_depth(text) > MAX_SECRET_DEPTH:
+        raise PrivateKeyError(
+            f"the secret {secret_id} is not a flat JSON object (over {MAX_SECRET_CHARS} "
+            f"characters or nested over {MAX_SECRET_DEPTH} deep): store service_account, "
+            "private_key and the project as its top-level fields"
+        )
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise PrivateKeyError(f"the secret {secret_id} is not a JSON object")
@@ -85,3 +121,25 @@ def fetch_secret(client: Any, secret_id: str) -> SecretBundle:
         raise PrivateKeyError(f"the secret {secret_id} has no SecretString")
     register_secret(text)
     return parse_secret(text, secret_id)
+
+
+def read_secret(
+    scope: Hashable, fetch: Callable[[], SecretBundle], *, fresh: bool = False
+) -> SecretBundle:
+    """The bundle ``fetch`` reads, reused for ``SECRET_TTL`` s by this process (``scope`` names
+    the secret and where it is read from); ``fresh`` reads it again whatever the memo holds."""
+    now = time.monotonic()
+    with _memo_guard:
+        held = _memo.get(scope)
+    if held is not None and not fresh and now - held[0] < SECRET_TTL:
+        return held[1]
+    bundle = fetch()
+    with _memo_guard:
+        _memo[scope] = (time.monotonic(), bundle)
+    return bundle
+
+
+def forget_secrets() -> None:
+    """Drop every memoized secret (tests; a process that must read them again)."""
+    with _memo_guard:
+        _memo.clear()

@@ -5,33 +5,34 @@ carries ``Authorization: <token>`` (no scheme), compared in constant time; the a
 ``{"AccessKeyId", "SecretAccessKey", "Token", "Expiration"[, "AccountId"]}`` (``Token``, not
 ``SessionToken``), 401 without a token, 403 with a wrong one, 503 when no valid credentials are
 held, 404 for another path and 405 for another method. Every error is ``{"Code", "Message"}``
-and carries no secret. Answers come from memory (``CredentialKeeper``): a request never waits
-for MDH, and the JS SDK, which gives up after one second, is never kept waiting.
+and carries no secret. ``GET /healthz`` needs no token and says only whether valid credentials
+are at hand (200 ``fresh`` or ``stale``, 503 ``unavailable``). Answers come from memory
+(``CredentialKeeper``) on one thread that serves many connections (``server.loop``): a request
+never waits for MDH, and the JS SDK, which gives up after one second, is never kept waiting.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
-import logging
+import os
 import secrets
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from urllib.parse import urlsplit
 
 from mdh_creds.clock import to_timestamp
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import register_secret
 from mdh_creds.server.keeper import CredentialKeeper
+from mdh_creds.server.loop import MAX_CONNECTIONS, Reply, ServerLoop
+from mdh_creds.server.wire import Request
 
 TOKEN_BYTES = 32
 LOOPBACK = "127.0.0.1"
 FULL_URI = "AWS_CONTAINER_CREDENTIALS_FULL_URI"
 TOKEN_VARIABLE = "AWS_CONTAINER_AUTHORIZATION_TOKEN"
 TOKEN_FILE_VARIABLE = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"
-_log = logging.getLogger(__name__)
+HEALTH_PATH = "/healthz"
 Answer = tuple[int, dict[str, str]]
 
 
@@ -59,36 +60,52 @@ def _error(status: int, code: str, message: str) -> Answer:
     return status, {"Code": code, "Message": message}
 
 
-class CredentialsServer(ThreadingHTTPServer):
-    """A threading HTTP server that answers from ``keeper`` to requests carrying ``token``."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` with the system's largest backlog (32 SDK clients
+    asking at once must not wait for room in the queue)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows this option lets another socket steal the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(socket.SOMAXCONN)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
-    daemon_threads = True
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        keeper: CredentialKeeper,
-        token: str,
-        account_id: str | None = None,
-    ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, _Handler)
+class CredentialsApp:
+    """The protocol, without the socket: one request in, one ``Reply`` out."""
+
+    def __init__(self, keeper: CredentialKeeper, token: str, account_id: str | None) -> None:
         self.keeper = keeper
         self._token = token.encode("ascii")
         self.account_id = account_id
 
+    def __call__(self, request: Request) -> Reply:
+        status, document = self.answer(
+            request.method, request.target, request.headers.get("authorization")
+        )
+        extra = {"Allow": "GET"} if status == 405 else {}
+        return Reply(status, dict(document), self._shows_token(request), extra)
+
+    def _shows_token(self, request: Request) -> bool:
+        return self._refusal(request.headers.get("authorization")) is None
+
     def answer(self, method: str, path: str, authorization: str | None) -> Answer:
-        """Status and JSON body for one request (the whole protocol, without the socket)."""
-        if method != "GET":
+        """Status and JSON body for one request."""
+        route = urlsplit(path).path
+        if method not in ("GET", "HEAD"):
             return _error(405, "MethodNotAllowed", "only GET is served")
-        if urlsplit(path).path != "/":
+        if route == HEALTH_PATH:
+            return self.health()
+        if route != "/":
             return _error(404, "NotFound", "credentials are served at / only")
-        if not authorization:
-            return _error(401, "Unauthorized", "the Authorization header is missing")
-        given = authorization.encode("utf-8", "surrogateescape")
-        if not hmac.compare_digest(given, self._token):
-            return _error(403, "Forbidden", "the authorization token is wrong")
+        refused = self._refusal(authorization)
+        if refused is not None:
+            return refused
         creds = self.keeper.current()
         if creds is None:
             return _error(
@@ -98,50 +115,27 @@ class CredentialsServer(ThreadingHTTPServer):
             )
         return 200, credentials_document(creds, self.account_id)
 
+    def _refusal(self, authorization: str | None) -> Answer | None:
+        """401 without a token, 403 with a wrong one (compared in constant time), else None."""
+        if not authorization:
+            return _error(401, "Unauthorized", "the Authorization header is missing")
+        given = authorization.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self._token):
+            return _error(403, "Forbidden", "the authorization token is wrong")
+        return None
 
-class _Handler(BaseHTTPRequestHandler):
-    """One connection; keep-alive (HTTP/1.1), idle connections closed after 30 s."""
-
-    server: CredentialsServer
-    protocol_version = "HTTP/1.1"
-    server_version = "mdh-creds"
-    sys_version = ""
-    timeout = 30
-    # Headers and body leave in two writes: with Nagle's algorithm the body would wait for the
-    # client's delayed ACK (40 ms on Linux) on every kept-alive request.
-    disable_nagle_algorithm = True
-
-    def do_GET(self) -> None:
-        self._respond(self.command)
-
-    def do_HEAD(self) -> None:
-        self._respond(self.command, body=False)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
-
-    def _respond(self, method: str, *, body: bool = True) -> None:
-        status, document = self.server.answer(method, self.path, self.headers["Authorization"])
-        payload = json.dumps(document).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Cache-Control", "no-store")
-        if status == 405:
-            self.send_header("Allow", "GET")
-        self.end_headers()
-        if body:
-            self.wfile.write(payload)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # Never the headers (the token); the path as a repr, so nothing raw reaches a terminal.
-        _log.debug("%s %r -> %s", self.command, self.path[:200], code)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _log.debug("endpoint: %s", (format % args)[:200].encode("unicode_escape").decode())
+    def health(self) -> Answer:
+        """``GET /healthz``, no token needed: whether valid credentials are at hand (``fresh``,
+        or ``stale`` while a refresh is failing), and nothing else."""
+        state = self.keeper.state()
+        if state == "unavailable":
+            return 503, {"Status": state}
+        return 200, {"Status": state}
 
 
 class Endpoint:
-    """A running ``CredentialsServer`` in a daemon thread; ``url`` is what SDKs are given."""
+    """The endpoint's listening socket and the thread of its ``ServerLoop``; ``url`` is what SDKs
+    are given."""
 
     def __init__(
         self,
@@ -151,14 +145,14 @@ class Endpoint:
         port: int = 0,
         account_id: str | None = None,
         token: str | None = None,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.token = token or new_token()
-        self._server = CredentialsServer((host, port), keeper, self.token, account_id)
+        self._listener = listening_socket(host, port)
+        app = CredentialsApp(keeper, self.token, account_id)
+        self._loop = ServerLoop(self._listener, app, max_connections=max_connections)
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="mdh-creds-endpoint",
-            daemon=True,
+            target=self._loop.run, name="mdh-creds-endpoint", daemon=True
         )
 
     def __repr__(self) -> str:
@@ -166,21 +160,24 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else str(host)
+        host, port = self._listener.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
+
+    @property
+    def open_connections(self) -> int:
+        return self._loop.open_connections
 
     def start(self) -> Endpoint:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop accepting, close the socket; open keep-alive connections die with their threads."""
+        """Stop serving and close every connection and the listening socket."""
+        self._loop.stop()
         if self._thread.is_alive():
-            self._server.shutdown()
             self._thread.join(5)
-        self._server.server_close()
+        self._listener.close()
 
     def variables(self, token_file: str | None = None) -> dict[str, str]:
         """What an SDK needs: the URL and one token variable (the file's, when given)."""

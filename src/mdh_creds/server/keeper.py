@@ -25,6 +25,7 @@ from mdh_creds.clock import to_timestamp
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import redact
+from mdh_creds.server.threads import leave_signals_to_the_main_thread
 
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
@@ -99,6 +100,14 @@ class CredentialKeeper:
             return None
         return held.creds
 
+    def state(self) -> str:
+        """``fresh`` (held, not yet due), ``stale`` (held and valid, past due: a refresh is under
+        way or failing) or ``unavailable`` (nothing valid held)."""
+        held, now = self._held, self._clock()
+        if held is None or now >= held.expires:
+            return "unavailable"
+        return "fresh" if now < held.due else "stale"
+
     def refresh(self) -> TemporaryCredentials:
         """Ask the broker now (it serves its cache while fresh) and hold the answer."""
         self.fetches += 1
@@ -112,6 +121,7 @@ class CredentialKeeper:
         return creds
 
     def _run(self) -> None:
+        leave_signals_to_the_main_thread()
         while not self._stopped.is_set():
             held = self._held
             wake = max(held.due if held else 0.0, self._retry_at)

@@ -1,6 +1,6 @@
 """What a foreground server needs (``serve``): the address it may listen on, the 0600 files it
-writes (the token, the container variables), and the stop signals it waits for. SIGINT or SIGTERM
-set an event instead of ending the process, so the caller can remove what it wrote.
+writes (the token, the container variables), and the stop signals it waits for. SIGINT, SIGTERM or
+SIGHUP set an event instead of ending the process, so the caller can remove what it wrote.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from typing import Any
 from mdh_creds.errors import ConfigError
 from mdh_creds.server.endpoint import LOOPBACK
 
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
+# SIGHUP: a closed terminal or SSH session stops the server as SIGTERM does, files removed.
+STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
 
 
 def listen_address(text: str | None) -> str:
@@ -31,7 +34,8 @@ def listen_address(text: str | None) -> str:
             f"--listen {text!r} is not an IP address: give the address to serve on, such as "
             "a Docker bridge address (172.17.0.1)"
         ) from exc
-    if address.is_unspecified:
+    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:0.0.0.0 binds every IPv4 address
+    if address.is_unspecified or (mapped is not None and mapped.is_unspecified):
         raise ConfigError(
             f"--listen {text} would serve on every interface: give one address, such as a "
             "Docker bridge address (172.17.0.1)"
@@ -55,7 +59,7 @@ def write_private(path: Path, text: str) -> None:
 
 
 class StopSignals:
-    """While active, SIGINT and SIGTERM set an event instead of ending the process."""
+    """While active, SIGINT, SIGTERM and SIGHUP set an event instead of ending the process."""
 
     def __init__(self) -> None:
         self._event = threading.Event()

@@ -15,7 +15,13 @@ from typing import Any, cast
 from mdh_creds.errors import ConfigError
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
-from mdh_creds.settings.sources import Layer, config_file, read_all, select_profile
+from mdh_creds.settings.sources import (
+    Layer,
+    config_file,
+    profile_region,
+    read_all,
+    select_profile,
+)
 from mdh_creds.settings.specs import SPEC_BY_NAME
 from mdh_creds.settings.typos import warn_unknown_keys
 
@@ -229,8 +235,7 @@ def parse_settings(
         for name, (value, source) in read_all(flags, layers, profile_keys, origin).items()
     }
     is_local = _is_local(layers)
-    region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-    region = region or profile_keys.get("region") or None
+    region = profile_region(environ, profile_keys)
     account_id = _account_id(profile_keys.get("aws_account_id"), origin)
     return Settings(profile, path, found, items, is_local, region, account_id)
 

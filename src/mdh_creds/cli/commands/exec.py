@@ -2,10 +2,13 @@
 
 The child gets the variables every AWS SDK reads (``formats.to_environment``) and
 ``MDH_CREDS_EXEC=<profile>``; ``AWS_PROFILE`` and ``AWS_DEFAULT_PROFILE`` are removed so it uses
-the variables rather than resolving the profile again. While it runs, SIGINT, SIGTERM and SIGHUP
-(where they exist) are passed on to it; its exit code becomes ours (128 + N when signal N ended
-it). 127: CMD not found; 126: CMD cannot be run; 2: no CMD. Static keys expire: when the child
-is still running at that moment, one line on stderr says so and names ``exec --server``.
+the variables rather than resolving the profile again. ``exec`` supervises it
+(``cli.supervisor``): every signal that can be passed on reaches it once (one the terminal
+already sent to it is not sent again), orphans are reaped when ``exec`` is a container's PID 1,
+and it gets SIGTERM if ``exec`` is killed. Its exit code becomes ours; when a signal ended it,
+the console script dies of the same signal. 127: CMD not found; 126: CMD cannot be run; 2: no
+CMD. Static keys expire: when the child is still running at that moment, one line on stderr
+says so and names ``exec --server``.
 
 ``--server``: the child gets ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
 ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` of an endpoint that lives as long as it (``server/``), the
@@ -17,16 +20,12 @@ child's SDK runs the profile's ``credential_process`` itself whenever it needs t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from types import FrameType, TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.cli.context import Context, load_settings, make_broker
@@ -39,9 +38,6 @@ if TYPE_CHECKING:
 
 EXEC_VARIABLE = "MDH_CREDS_EXEC"
 REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", GUARD_VARIABLE)
-FORWARDED_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [ARGS...]\n"
 
 
@@ -81,9 +77,7 @@ def run(ctx: Context) -> int:
         return exec_with_profile(ctx, settings, argv)
     creds = make_broker(ctx, settings).get_credentials()
     env = child_environment(ctx.environ, to_environment(creds, settings.region), settings.profile)
-    ctx.stdout.flush()
-    ctx.stderr.flush()
-    return run_child(argv, env, ctx.stderr, expires_at=creds.local_expires_at.timestamp())
+    return run_child(ctx, argv, env, expires_at=creds.local_expires_at.timestamp())
 
 
 def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
@@ -97,9 +91,7 @@ def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
         variables = {**endpoint.variables(), **region_variables(settings)}
         removed = (*REMOVED_VARIABLES, *CHILD_STRIPPED)
         env = child_environment(ctx.environ, variables, settings.profile, removed)
-        ctx.stdout.flush()
-        ctx.stderr.flush()
-        return run_child(argv, env, ctx.stderr)
+        return run_child(ctx, argv, env)
     finally:
         endpoint.stop()
         keeper.stop()
@@ -113,18 +105,17 @@ def exec_with_profile(ctx: Context, settings: Settings, argv: list[str]) -> int:
     make_broker(ctx, settings).get_credentials()  # fail here, not in the child; warm the cache
     keys = load_profile(str(settings.config_file), settings.profile) or {}
     if "credential_process" not in keys:
-        ctx.stderr.write(
-            f"mdh-creds: warning: profile {settings.profile} in {settings.config_file} has no "
+        ctx.say(
+            f"profile {settings.profile} in {settings.config_file} has no "
             f"credential_process, so SDKs in {argv[0]} find no credentials through it: run "
-            f"mdh-creds configure --profile {settings.profile}\n"
+            f"mdh-creds configure --profile {settings.profile}",
+            level="warning",
         )
     removed = (*REMOVED_VARIABLES, *CHILD_STRIPPED)
     env = child_environment(
         ctx.environ, {"AWS_PROFILE": settings.profile}, settings.profile, removed
     )
-    ctx.stdout.flush()
-    ctx.stderr.flush()
-    return run_child(argv, env, ctx.stderr)
+    return run_child(ctx, argv, env)
 
 
 def warn_default_keys(ctx: Context, command: str) -> None:
@@ -136,10 +127,11 @@ def warn_default_keys(ctx: Context, command: str) -> None:
     except ConfigError:
         return
     if found:
-        ctx.stderr.write(
-            f"mdh-creds: warning: [default] in {awsconfig.credentials_file_path(ctx.environ)} "
+        ctx.say(
+            f"[default] in {awsconfig.credentials_file_path(ctx.environ)} "
             f"holds {', '.join(found)}: SDKs in {command} use those keys before the endpoint; "
-            "remove them from that file\n"
+            "remove them from that file",
+            level="warning",
         )
 
 
@@ -173,100 +165,53 @@ def resolve_command(argv: list[str], env: Mapping[str, str]) -> list[str]:
 
 
 def run_child(
-    argv: list[str], env: Mapping[str, str], stderr: IO[str], expires_at: float | None = None
+    ctx: Context, argv: list[str], env: Mapping[str, str], expires_at: float | None = None
 ) -> int:
-    """Run ``argv`` to its end, passing signals on; its exit code, shell style. If it still runs
-    at ``expires_at`` (epoch seconds, when its static keys expire), say so once on stderr."""
-    with SignalForwarder() as forwarder:
-        try:
-            child = subprocess.Popen(resolve_command(argv, env), env=dict(env))
-        except FileNotFoundError:
-            stderr.write(f"mdh-creds: exec: {argv[0]}: command not found\n")
-            return 127
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            stderr.write(f"mdh-creds: exec: {argv[0]}: cannot run it ({reason})\n")
-            return 126
-        forwarder.attach(child)
-        notice = _expiry_notice(child, argv[0], expires_at, stderr)
-        try:
-            code = child.wait()
-        finally:
-            if notice is not None:
-                notice.cancel()
-    return 128 - code if code < 0 else code
+    """Run ``argv`` to its end under the supervisor; its exit code, shell style (a signal that
+    ended it is also kept in ``ctx.child_signal``). If it still runs at ``expires_at`` (epoch
+    seconds, when its static keys expire), say so once on stderr."""
+    from mdh_creds.cli.supervisor import NotStarted, supervise
+
+    ctx.stdout.flush()
+    ctx.stderr.flush()
+    notice = ExpiryNotice(ctx, argv[0], expires_at)
+    try:
+        outcome = supervise(resolve_command(argv, env), env, started=notice.start)
+    except NotStarted as exc:
+        ctx.say(f"exec: {argv[0]}: {exc}", level="error", event="error")
+        return exc.code
+    finally:
+        notice.cancel()
+    ctx.child_signal = outcome.signal
+    return outcome.code
 
 
-def _expiry_notice(
-    child: subprocess.Popen[Any], command: str, expires_at: float | None, stderr: IO[str]
-) -> threading.Timer | None:
-    """A timer that prints one line if ``child`` is still running when its keys expire."""
-    if expires_at is None:
-        return None
+class ExpiryNotice:
+    """One line on stderr if the child still runs when its static keys expire."""
 
-    def tell() -> None:
-        if child.returncode is None:
-            stderr.write(
-                f"mdh-creds: the credentials given to {command} have expired and it is still "
-                "running, so its AWS calls now fail: for commands that outlive them, run "
-                f"mdh-creds exec --server -- {command} ...\n"
-            )
-            stderr.flush()
+    def __init__(self, ctx: Context, command: str, expires_at: float | None) -> None:
+        self._ctx, self._command, self._expires_at = ctx, command, expires_at
+        self._done = threading.Event()
 
-    timer = threading.Timer(max(0.0, expires_at - time.time()), tell)
-    timer.daemon = True
-    timer.start()
-    return timer
+    def start(self) -> None:
+        """Started by the supervisor once the child runs (so this thread leaves the signals to
+        the supervising thread, whose mask it inherits)."""
+        if self._expires_at is None:
+            return
+        thread = threading.Thread(target=self._wait, name="mdh-creds-expiry", daemon=True)
+        thread.start()
 
+    def cancel(self) -> None:
+        self._done.set()
 
-class SignalForwarder:
-    """While active, the forwarded signals go to the attached child instead of this process.
-
-    Signals that arrive before a child is attached are delivered once it is. Handlers are only
-    installed in the main thread (Python allows no other), and a signal this process ignores
-    stays ignored. The previous handlers come back on exit.
-    """
-
-    def __init__(self) -> None:
-        self._child: subprocess.Popen[Any] | None = None
-        self._pending: list[int] = []
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> SignalForwarder:
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for signum in FORWARDED_SIGNALS:
-            try:
-                if signal.getsignal(signum) != signal.SIG_IGN:
-                    self._previous[signum] = signal.signal(signum, self._handle)
-            except (OSError, ValueError):
-                continue
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
-        self._previous.clear()
-
-    def attach(self, child: subprocess.Popen[Any]) -> None:
-        self._child = child
-        pending, self._pending = self._pending, []
-        for signum in pending:
-            self._send(signum)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._child is None:
-            self._pending.append(signum)
-        else:
-            self._send(signum)
-
-    def _send(self, signum: int) -> None:
-        assert self._child is not None
-        # OSError: already gone; ValueError: a signal Windows cannot send (Ctrl-C reaches it anyway)
-        with contextlib.suppress(OSError, ValueError):
-            self._child.send_signal(signum)
+    def _wait(self) -> None:
+        assert self._expires_at is not None
+        if self._done.wait(max(0.0, self._expires_at - time.time())):
+            return
+        self._ctx.say(
+            f"the credentials given to {self._command} have expired and it is still running, "
+            "so its AWS calls now fail: for commands that outlive them, run "
+            f"mdh-creds exec --server -- {self._command} ...",
+            level="warning",
+            event="expired",
+        )

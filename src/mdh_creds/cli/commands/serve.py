@@ -4,8 +4,9 @@ It prints the variables a container needs (``KEY=value`` lines, the format of
 ``docker run --env-file``) on stdout, or writes them to ``--write-env-file PATH``; with
 ``--token-file PATH`` the token goes to that file (0600, no trailing newline) and the variables
 name the file instead. ``--listen ADDR`` serves on one other address (a Docker bridge address);
-the token is required there too. SIGINT or SIGTERM stops it cleanly (exit 0), and the files it
-wrote are removed: the token in them dies with the server.
+the token is required there too. SIGINT, SIGTERM or SIGHUP (a closed terminal) stops it cleanly
+(exit 0), and the files it wrote are removed on every way out: the token in them dies with the
+server. ``GET /healthz`` (no token) says whether valid credentials are at hand.
 """
 
 from __future__ import annotations
@@ -57,13 +58,13 @@ def run(ctx: Context) -> int:
         try:
             variables = {**publish(ctx, endpoint, written), **region_variables(settings)}
             show(ctx, variables, written)
-            ctx.stderr.write(
-                f"mdh-creds: serving credentials for profile {settings.profile} at "
-                f"{endpoint.url} (Ctrl-C or SIGTERM stops)\n"
+            ctx.say(
+                f"serving credentials for profile {settings.profile} at {endpoint.url} "
+                "(Ctrl-C, SIGTERM or SIGHUP stops)",
+                event="serving",
             )
-            ctx.stderr.flush()
             stop.wait()
-            ctx.stderr.write(f"mdh-creds: stopped ({stop.name})\n")
+            ctx.say(f"stopped ({stop.name})", event="stopped")
         finally:
             endpoint.stop()
             keeper.stop()
@@ -98,4 +99,4 @@ def show(ctx: Context, variables: dict[str, str], written: list[Path]) -> None:
     path = Path(str(env_file)).expanduser().absolute()
     write_private(path, text)
     written.append(path)
-    ctx.stderr.write(f"mdh-creds: wrote the container variables to {path}\n")
+    ctx.say(f"wrote the container variables to {path}", event="env file")
