@@ -49,10 +49,10 @@ def test_pkcs1_and_pkcs8_normalise_to_pem(mdh_key_pair: KeyPair) -> None:
     assert "pem" not in repr(key).lower().replace("privatekey(", "")
 
 
-def test_encrypted_key_without_a_passphrase_names_where_to_put_one() -> None:
+def test_an_encrypted_key_read_with_no_passphrase_lookup_says_what_to_do() -> None:
     text = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
-    with pytest.raises(PrivateKeyError, match="encrypted: set MDH_PRIVATE_KEY_PASSPHRASE"):
-        parse_private_key(text, "test")
+    with pytest.raises(PrivateKeyError, match="encrypted: keep it unencrypted in the secret"):
+        parse_private_key(text, "secret s")
 
 
 def test_key_file_readable_by_others_is_warned_about(world: World) -> None:

@@ -90,7 +90,12 @@ def _decrypt(
     encrypted: str, source: str, passphrase: PassphraseLookup | None
 ) -> tuple[str, str, bytes]:
     if passphrase is None:
-        raise ValueError("is encrypted: set MDH_PRIVATE_KEY_PASSPHRASE to its passphrase")
+        # Only a Secrets Manager secret's key is read with no lookup: the secret is encrypted
+        # already, and a passphrase beside it would protect nothing.
+        raise ValueError(
+            "is encrypted: keep it unencrypted in the secret (its passphrase cannot "
+            "be given for a key from Secrets Manager)"
+        )
     secret, where = passphrase(encrypted)
     register_secret(secret)
     try:
