@@ -26,6 +26,7 @@ from typing import Any
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 SECRET_SERVICE_PASSWORD = b"mdh-creds-testing"
 START_SECONDS = 20.0
+MOTO_ATTEMPTS = 3
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
@@ -100,28 +101,35 @@ def kill_pid(pid: int) -> None:
 def start_moto(
     folder: Path, stack: contextlib.ExitStack, env: Mapping[str, str] | None = None
 ) -> str:
-    """Start ``moto_server`` (installed beside this interpreter); return its base URL."""
+    """Start ``moto_server`` (installed beside this interpreter); return its base URL.
+
+    The port is free when chosen but another process (a test running beside this one) may take
+    it before moto binds it: a moto that exits before it answers is started again on another
+    port."""
     executable = Path(sys.executable).parent / "moto_server"
     if not executable.exists():
         raise ServerError("moto_server is not installed beside this interpreter (moto[server])")
-    port, log = free_port(), folder / "moto_server.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-            env=dict(os.environ if env is None else env),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    stack.callback(stop_process, process)
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_SECONDS
-    while not http_ok(f"{url}/moto-api/"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise ServerError(f"moto_server did not start: {log.read_text()[-500:]}")
-        time.sleep(0.1)
-    return url
+    for attempt in range(1, MOTO_ATTEMPTS + 1):
+        port, log = free_port(), folder / f"moto_server-{attempt}.log"
+        with open(log, "wb") as output:
+            process = subprocess.Popen(
+                [str(executable), "-H", "127.0.0.1", "-p", str(port)],
+                env=dict(os.environ if env is None else env),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        stack.callback(stop_process, process)
+        url = f"http://127.0.0.1:{port}"
+        while process.poll() is None and time.monotonic() < deadline:
+            if http_ok(f"{url}/moto-api/"):
+                return url
+            time.sleep(0.05)
+        if process.poll() is None:
+            break  # running, but not answering in time
+    raise ServerError(f"moto_server did not start: {log.read_text()[-500:]}")
 
 
 def secret_service_missing() -> str | None:
