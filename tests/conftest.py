@@ -4,10 +4,12 @@ runs ``mdh-creds`` in process or as a real subprocess."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,21 @@ class World:
         out, err = io.StringIO(), io.StringIO()
         code = main(list(args), self.env(**extra), out, err)
         return Result(code, out.getvalue(), err.getvalue())
+
+    def state(self, kind: str = "credentials", **extra: str) -> str | None:
+        """What ``status`` calls the cached entry of ``kind`` (``fresh``, ``stale``, ``expired``),
+        or ``None`` when there is none."""
+        status = json.loads(self.main("status", "--json", **extra).out)
+        states = [entry["state"] for entry in status["entries"] if entry["kind"] == kind]
+        return states[0] if states else None
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Poll ``condition`` until it is true: waits on what a test needs, never a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)

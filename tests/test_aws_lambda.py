@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import World, secrets_of
+from conftest import World, secrets_of, wait_for
 from mdh_creds import aws_lambda
 from mdh_creds.aws.guard import GUARD_VARIABLE
 from mdh_creds.clock import parse_timestamp
@@ -134,12 +134,23 @@ def test_the_table_is_the_cache_whatever_mdh_cache_says(
     assert any(name.startswith("credentials-") for name in stored_names(dynamodb_table))
 
 
+def wait_until_stale(environment: aws_lambda.ExecutionEnvironment) -> None:
+    """Until the cached credentials age into the refresh window (the broker's own judgement)."""
+    broker = environment.broker
+    assert broker is not None
+
+    def stale() -> bool:
+        return any(e.kind == "credentials" and e.state == "stale" for e in broker.entries())
+
+    wait_for(stale, "the cached credentials to be stale")
+
+
 def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(
     environment: aws_lambda.ExecutionEnvironment, world: World
 ) -> None:
     world.emulator.credential_lifetime = 4
     first = environment.handle({}, LambdaContext())
-    time.sleep(2.9)
+    wait_until_stale(environment)
     world.emulator.fail("exchange", 503, times=10)
     late = environment.handle({}, LambdaContext())
     assert (first["status"], late["status"]) == ("refreshed", "stale")
@@ -177,7 +188,7 @@ def test_every_invocation_prints_one_emf_line_with_no_secret(
     environment = aws_lambda.ExecutionEnvironment(out=out)
     world.emulator.credential_lifetime = 4
     results = [environment.handle({}, LambdaContext()), environment.handle({}, LambdaContext())]
-    time.sleep(2.9)
+    wait_until_stale(environment)
     world.emulator.fail("exchange", 503, times=10)
     results.append(environment.handle({}, LambdaContext()))
     monkeypatch.delenv("MDH_SERVICE_ACCOUNT")

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
 import pytest
 
-from conftest import Result, World
+from conftest import Result, World, wait_for
 from mdh_creds.testing.proxy import CountingProxy
 from servers import MotoServer
 
@@ -156,7 +155,7 @@ def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
     world.emulator.credential_lifetime = 4  # window min(1200, 4 / 3): fresh for about 2.7 s
     first = world.run("process")
     assert first.code == 0, first.err
-    time.sleep(3.0)
+    wait_for(lambda: world.state() == "stale", "the cached credentials to be stale")
     result, loaded = run_script(world, "process")
     assert result.code == 0, result.err
     assert "mdh_creds.cli.main" in loaded

@@ -26,7 +26,7 @@ import filelock
 import pytest
 
 import hostile
-from conftest import Result, World, secrets_of
+from conftest import Result, World, secrets_of, wait_for
 from mdh_creds.clock import parse_timestamp
 from servers import free_port
 
@@ -191,6 +191,16 @@ def sleep_after_first_run(seconds: float) -> Setup:
     def setup(case: Case) -> None:
         wait = case.notes["first_run_ended"] + seconds - time.monotonic()
         time.sleep(max(0.0, wait))
+
+    return setup
+
+
+def entry_becomes(*states: str | None) -> Setup:
+    """Wait until ``status`` calls the cached credentials one of ``states``: as soon as they age
+    into it. (An entry past its expiry no longer opens: ``status`` calls it unreadable.)"""
+
+    def setup(case: Case) -> None:
+        wait_for(lambda: case.world.state() in states, f"the cached credentials to be {states}")
 
     return setup
 
@@ -788,9 +798,9 @@ FAULTS: list[Fault] = [
     Fault(
         "stale entry, refresh fails",
         steps(
-            emulator(credential_lifetime=9),  # refresh window min(1200, 9/3) = 3 s
+            emulator(credential_lifetime=6),  # refresh window min(1200, 6/3) = 2 s
             first_run,
-            sleep_after_first_run(6.4),  # 2.6 s or less left: stale, not expired
+            entry_becomes("stale"),  # 2 s or less left: stale, not expired
             fail("exchange", 503),
         ),
         0,
@@ -819,7 +829,7 @@ FAULTS: list[Fault] = [
         steps(
             emulator(credential_lifetime=2),
             first_run,
-            sleep_after_first_run(2.6),
+            entry_becomes("expired", "unreadable"),
             fail("exchange", 503),
         ),
         5,

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from conftest import World
+from conftest import World, wait_for
 from mdh_creds import __version__
 from mdh_creds.testing import MintRequest, sequence_minter
 from mdh_creds.testing.proxy import CountingProxy
@@ -101,13 +101,6 @@ def finish(procs: Mapping[str, subprocess.Popen[str]], timeout: float = 120) -> 
 
 def key_id(output: str) -> str:
     return str(json.loads(output)["AccessKeyId"])
-
-
-def wait_for(condition: Any, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.mark.timeout(240)

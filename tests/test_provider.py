@@ -139,7 +139,7 @@ def test_a_failed_exchange_raises_our_one_line_message(aws: World) -> None:
 
 
 def test_credentials_refresh_transparently_before_expiry(aws: World) -> None:
-    aws.emulator.credential_lifetime = 12
+    aws.emulator.credential_lifetime = 6  # botocore refreshes 2 s before expiry
     session = mdh_creds.session(profile_name="mdh")
     sts = session.client("sts", region_name="us-east-1")
     seen: list[str] = []
@@ -148,8 +148,8 @@ def test_credentials_refresh_transparently_before_expiry(aws: World) -> None:
         seen.append(sts.get_caller_identity()["Arn"])
         time.sleep(0.25)
     credentials = session.get_credentials()
-    assert credentials._advisory_refresh_timeout == pytest.approx(4.0, abs=0.05)
-    assert credentials._mandatory_refresh_timeout == pytest.approx(8 / 3, abs=0.05)
+    assert credentials._advisory_refresh_timeout == pytest.approx(2.0, abs=0.05)
+    assert credentials._mandatory_refresh_timeout == pytest.approx(4 / 3, abs=0.05)
     assert seen[0] == ACCOUNT_ARN.format("mdh-export-1")
     assert seen[-1] == ACCOUNT_ARN.format("mdh-export-2")
     assert aws.emulator.count("exchange") == 2
