@@ -129,18 +129,21 @@ class World:
 
     def state(self, kind: str = "credentials", **extra: str) -> str | None:
         """What ``status`` calls the cached entry of ``kind`` (``fresh``, ``stale``, ``expired``),
-        or ``None`` when there is none."""
+        or ``None`` when there is none. A whole command in this process: poll it every 0.1 s."""
         status = json.loads(self.main("status", "--json", **extra).out)
         states = [entry["state"] for entry in status["entries"] if entry["kind"] == kind]
         return states[0] if states else None
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
-    """Poll ``condition`` until it is true: waits on what a test needs, never a fixed time."""
+def wait_for(
+    condition: Callable[[], object], what: str, timeout: float = 30, every: float = 0.02
+) -> None:
+    """Poll ``condition`` every ``every`` s until it is true: waits on what a test needs, never a
+    fixed time."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
+        time.sleep(every)
 
 
 @pytest.fixture(autouse=True)

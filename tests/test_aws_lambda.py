@@ -142,7 +142,7 @@ def wait_until_stale(environment: aws_lambda.ExecutionEnvironment) -> None:
     def stale() -> bool:
         return any(e.kind == "credentials" and e.state == "stale" for e in broker.entries())
 
-    wait_for(stale, "the cached credentials to be stale")
+    wait_for(stale, "the cached credentials to be stale", every=0.1)
 
 
 def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(

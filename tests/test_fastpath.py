@@ -155,7 +155,7 @@ def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
     world.emulator.credential_lifetime = 4  # window min(1200, 4 / 3): fresh for about 2.7 s
     first = world.run("process")
     assert first.code == 0, first.err
-    wait_for(lambda: world.state() == "stale", "the cached credentials to be stale")
+    wait_for(lambda: world.state() == "stale", "the cached credentials to be stale", every=0.1)
     result, loaded = run_script(world, "process")
     assert result.code == 0, result.err
     assert "mdh_creds.cli.main" in loaded

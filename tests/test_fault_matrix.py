@@ -200,7 +200,8 @@ def entry_becomes(*states: str | None) -> Setup:
     into it. (An entry past its expiry no longer opens: ``status`` calls it unreadable.)"""
 
     def setup(case: Case) -> None:
-        wait_for(lambda: case.world.state() in states, f"the cached credentials to be {states}")
+        what = f"the cached credentials to be {states}"
+        wait_for(lambda: case.world.state() in states, what, every=0.1)
 
     return setup
 
