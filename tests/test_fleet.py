@@ -103,6 +103,7 @@ def key_id(output: str) -> str:
     return str(json.loads(output)["AccessKeyId"])
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_24_machines_one_exchange_one_write_per_waiter_then_a_warm_round_costs_nothing(
     fleet: Fleet,
@@ -128,6 +129,7 @@ def test_24_machines_one_exchange_one_write_per_waiter_then_a_warm_round_costs_n
     assert fleet.world.emulator.count("exchange") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_lease_outlived_by_its_exchange_is_renewed_and_nobody_exchanges_twice(
     fleet: Fleet,
@@ -149,6 +151,7 @@ def test_a_lease_outlived_by_its_exchange_is_renewed_and_nobody_exchanges_twice(
         assert fleet.writes(name) <= 1, fleet.proxy.records(name)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_killed_holder_is_taken_over_once_its_lease_lapses(fleet: Fleet) -> None:
     plain = sequence_minter()
@@ -176,6 +179,7 @@ def test_a_killed_holder_is_taken_over_once_its_lease_lapses(fleet: Fleet) -> No
     assert fleet.world.emulator.count("exchange") == 2
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_late_writer_with_older_credentials_does_not_replace_newer_ones(fleet: Fleet) -> None:
     emulator, plain = fleet.world.emulator, sequence_minter()
@@ -208,12 +212,29 @@ def test_a_late_writer_with_older_credentials_does_not_replace_newer_ones(fleet:
     assert emulator.count("exchange") == 2
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_waiter_logs_its_lease_wait_and_the_holder_its_exchange(fleet: Fleet) -> None:
-    fleet.world.emulator.delay("exchange", 1.0)
+    plain, release = sequence_minter(), threading.Event()
+
+    def held_until_the_waiter_waits(request: MintRequest) -> Mapping[str, str]:
+        release.wait(60)
+        return plain(request)
+
+    def the_waiter_met_the_lease() -> bool:
+        return any(
+            r.operation == "PutItem" and r.key.startswith("lease#credentials-")
+            for r in fleet.proxy.records("waiter")
+        )
+
+    fleet.world.emulator.minter = held_until_the_waiter_waits
     holder = fleet.start("holder", MDH_LOG_FORMAT="json")
-    wait_for(lambda: fleet.proxy.counts("holder")["PutItem"] >= 2, "the holder's leases")
-    waiter = fleet.start("waiter", MDH_LOG_FORMAT="json")
+    try:
+        wait_for(lambda: fleet.proxy.counts("holder")["PutItem"] >= 2, "the holder's leases")
+        waiter = fleet.start("waiter", MDH_LOG_FORMAT="json")
+        wait_for(the_waiter_met_the_lease, "the waiter to find the lease held", timeout=60)
+    finally:
+        release.set()
     logs = {}
     for name, proc in (("holder", holder), ("waiter", waiter)):
         _out, err = proc.communicate(timeout=60)
