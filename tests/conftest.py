@@ -37,6 +37,12 @@ _SCRUB_NAMES = {
 }
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` first, in their order: run in parallel (``make test``), the long
+    waits start early and short tests fill in around them, so the workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {
         k: v

@@ -64,6 +64,7 @@ def test_aio_session_gets_the_minted_identity(aws: World) -> None:
     assert aws.emulator.count("exchange") == 1
 
 
+@pytest.mark.slow
 def test_aio_credentials_refresh_in_process_across_lifetimes(aws: World) -> None:
     aws.emulator.credential_lifetime = 4  # botocore windows scaled: refreshed every ~2.7 s
 
@@ -87,6 +88,7 @@ def test_aio_credentials_refresh_in_process_across_lifetimes(aws: World) -> None
     assert users == [ACCOUNT_ARN.format(f"mdh-export-{n}") for n in (1, 2, 3)]
 
 
+@pytest.mark.slow
 def test_s3fs_reads_through_the_profile_and_refreshes_while_reading(aws: World, moto: Any) -> None:
     import s3fs
 

@@ -145,6 +145,7 @@ def wait_until_stale(environment: aws_lambda.ExecutionEnvironment) -> None:
     wait_for(stale, "the cached credentials to be stale", every=0.1)
 
 
+@pytest.mark.slow
 def test_a_failed_refresh_keeps_the_cached_credentials_and_says_stale(
     environment: aws_lambda.ExecutionEnvironment, world: World
 ) -> None:
@@ -181,6 +182,7 @@ def emf_metrics(line: str) -> dict[str, Any]:
     return {**metrics, "Outcome": document["Outcome"], "Table": document["Table"]}
 
 
+@pytest.mark.slow
 def test_every_invocation_prints_one_emf_line_with_no_secret(
     lambda_env: RecordingMinter, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

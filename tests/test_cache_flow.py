@@ -45,6 +45,7 @@ def finish(procs: list[subprocess.Popen[str]], timeout: float = 120) -> list[str
     return outputs
 
 
+@pytest.mark.slow
 def test_storm_of_32_processes_does_one_exchange(world: World) -> None:
     world.emulator.minter = sequence_minter()
     world.emulator.delay("exchange", 0.5)
@@ -64,6 +65,7 @@ def fleet(world: World, moto: Any, dynamodb_table: Any) -> World:
     return world
 
 
+@pytest.mark.slow
 def test_lease_holder_killed_mid_exchange_is_taken_over(fleet: World) -> None:
     fleet.write_profile(mdh_timeout="2", mdh_retries="0")  # a short lease: about 9 s
     plain = sequence_minter()
@@ -235,6 +237,7 @@ def test_auto_falls_back_to_the_file_cache_without_a_keyring(world: World) -> No
     assert world.emulator.count("exchange") == 1
 
 
+@pytest.mark.slow
 def test_a_cached_token_the_explorer_refuses_is_replaced_once(world: World) -> None:
     world.emulator.credential_lifetime = 4  # credentials stale after ~2.7 s; the token lasts
     assert world.main("process").code == 0

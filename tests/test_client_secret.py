@@ -213,6 +213,7 @@ def test_the_lambda_handler_refreshes_the_shared_dynamodb_entry(
             assert base64.b64encode(secret.encode())[:24] not in blob
 
 
+@pytest.mark.slow
 def test_16_processes_on_a_cold_cache_make_one_token_request(sdk: Deployment) -> None:
     sdk.emulator.delay("client_token", 0.5)
     procs = [

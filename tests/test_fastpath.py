@@ -151,6 +151,7 @@ def test_loose_key_permissions_still_warn(world: World) -> None:
     assert "mdh_creds.cli.main" in loaded
 
 
+@pytest.mark.slow
 def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
     world.emulator.credential_lifetime = 4  # window min(1200, 4 / 3): fresh for about 2.7 s
     first = world.run("process")

@@ -121,6 +121,7 @@ def check(tmp_path: Path, text: str) -> None:
     assert load_profile(str(path), "no such profile") is None
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=FILES)
 @example(text="[profile  mdh]\nmdh_scope = a")

@@ -138,6 +138,7 @@ def test_a_failed_exchange_raises_our_one_line_message(aws: World) -> None:
     assert "MDH token endpoint" in message and "403" in message and "\n" not in message
 
 
+@pytest.mark.slow
 def test_credentials_refresh_transparently_before_expiry(aws: World) -> None:
     aws.emulator.credential_lifetime = 6  # botocore refreshes 2 s before expiry
     session = mdh_creds.session(profile_name="mdh")
@@ -155,6 +156,7 @@ def test_credentials_refresh_transparently_before_expiry(aws: World) -> None:
     assert aws.emulator.count("exchange") == 2
 
 
+@pytest.mark.slow
 def test_threads_sharing_a_session_always_see_a_consistent_triple(aws: World) -> None:
     lifetime = 6
     aws.emulator.minter = sequence_minter()

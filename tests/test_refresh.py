@@ -290,6 +290,7 @@ def watch(credentials: Any, until: float) -> list[tuple[float, int]]:
     return changes
 
 
+@pytest.mark.slow
 def test_a_reader_looping_on_frozen_credentials_sees_the_new_key_in_the_advisory_window(
     env: World,
 ) -> None:
@@ -305,6 +306,7 @@ def test_a_reader_looping_on_frozen_credentials_sees_the_new_key_in_the_advisory
     assert credentials._expiry_time.timestamp() > expiry
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("endpoint", "cache", "tokens", "exchanges"),
     [("token", "none", 3, 2), ("exchange", "file", 1, 3)],

@@ -152,6 +152,7 @@ def test_one_connection_serves_many_requests(served: Any) -> None:
         connection.close()
 
 
+@pytest.mark.slow
 def test_refreshes_in_the_background_before_expiry(served: Any, world: World) -> None:
     world.emulator.credential_lifetime = 3  # window min(960, 3 / 3) = 1 s: refreshed every 2 s
     endpoint = served()
@@ -174,6 +175,7 @@ def test_answers_come_from_memory_however_often_asked(served: Any, world: World)
     assert endpoint.keeper.fetches == 1
 
 
+@pytest.mark.slow
 def test_a_failed_refresh_serves_the_held_credentials_then_503(served: Any, world: World) -> None:
     world.emulator.credential_lifetime = 6  # due after 4 s, expired after 6 s
     endpoint = served(max_backoff=0.5)

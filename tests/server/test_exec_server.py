@@ -86,6 +86,7 @@ def run_boto3_child(world: World, *flags: str, seconds: float = 0.0, **env: str)
     return json.loads(result.out), result
 
 
+@pytest.mark.slow
 def test_a_child_runs_across_several_lifetimes_with_no_failed_call(minted: World) -> None:
     minted.emulator.credential_lifetime = 4  # refreshed every ~2.7 s (window 4 / 3)
     leftovers = dict.fromkeys(CHILD_STRIPPED, "leftover")
@@ -187,6 +188,7 @@ def test_server_mode_refuses_to_nest_and_to_combine(world: World) -> None:
     assert "not allowed with argument" in both.err
 
 
+@pytest.mark.slow
 def test_plain_exec_says_once_when_the_child_outlives_its_keys(world: World) -> None:
     world.emulator.credential_lifetime = 2
     slow = world.run("exec", "--", sys.executable, "-c", "import time; time.sleep(4)")
