@@ -27,9 +27,10 @@ lint: $(VENV)/.installed-test+dev
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
 # The tests run in PYTEST_WORKERS processes (pytest-xdist; 0 runs them in this one): most of a
 # test's time is spent waiting on servers and subprocesses, so more workers than cores pays. Each
-# worker is handed one test at a time, so the slow tests (collected first) spread over all of them.
+# worker is handed one test (or xdist_group) at a time, so the slow tests (collected first) spread
+# over all of them; the tests that start dozens of processes share a group and so never overlap.
 test: lint
-	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-4} --maxschedchunk=1 $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-4} --dist=loadgroup $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no tests were collected" >&2; exit 1; fi; \
 	exit $$status
 

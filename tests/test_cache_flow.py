@@ -46,6 +46,7 @@ def finish(procs: list[subprocess.Popen[str]], timeout: float = 120) -> list[str
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("process-storms")  # dozens of processes: never two storms at once
 def test_storm_of_32_processes_does_one_exchange(world: World) -> None:
     world.emulator.minter = sequence_minter()
     world.emulator.delay("exchange", 0.5)

@@ -214,6 +214,7 @@ def test_the_lambda_handler_refreshes_the_shared_dynamodb_entry(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("process-storms")  # dozens of processes: never two storms at once
 def test_16_processes_on_a_cold_cache_make_one_token_request(sdk: Deployment) -> None:
     sdk.emulator.delay("client_token", 0.5)
     procs = [

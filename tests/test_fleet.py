@@ -104,6 +104,7 @@ def key_id(output: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("process-storms")  # dozens of processes: never two storms at once
 @pytest.mark.timeout(240)
 def test_24_machines_one_exchange_one_write_per_waiter_then_a_warm_round_costs_nothing(
     fleet: Fleet,
