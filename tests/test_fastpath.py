@@ -153,7 +153,7 @@ def test_loose_key_permissions_still_warn(world: World) -> None:
 
 @pytest.mark.slow
 def test_stale_entry_is_refreshed_by_the_full_command(world: World) -> None:
-    world.emulator.credential_lifetime = 4  # window min(1200, 4 / 3): fresh for about 2.7 s
+    world.emulator.credential_lifetime = 6  # window min(1200, 6 / 3): fresh for 4 s, stale for 2
     first = world.run("process")
     assert first.code == 0, first.err
     wait_for(lambda: world.state() == "stale", "the cached credentials to be stale", every=0.1)
