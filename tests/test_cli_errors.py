@@ -138,3 +138,11 @@ def test_unknown_option_is_a_usage_error(world: World) -> None:
 def test_version(world: World) -> None:
     result = world.run("--version")
     assert result.code == 0 and result.out.startswith("mdh-creds ")
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("proces", "process"), ("stauts", "status")])
+def test_a_misspelt_command_names_the_command_meant(world: World, typed: str, meant: str) -> None:
+    result = world.main(typed)
+    assert result.code == 2
+    assert f"unknown command '{typed}': did you mean {meant}?" in result.err
+    assert result.out == ""

@@ -160,13 +160,25 @@ def _command_named(words: list[str]) -> str | None:
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:
-    """``mdh-creds [flags]`` means ``mdh-creds process [flags]``."""
+    """``mdh-creds [flags]`` means ``mdh-creds process [flags]``; a first word that is close to
+    a command's name (``proces``) is a usage error that names the command."""
     args = list(argv)
     if any(arg in COMMANDS for arg in args) or any(
         a in ("-h", "--help", "--version") for a in args
     ):
         return args
+    if args and not args[0].startswith("-"):
+        _refuse_a_misspelt_command(args[0])
     return ["process", *args]
+
+
+def _refuse_a_misspelt_command(word: str) -> None:
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.7)
+    if close:
+        shown = word if word.isprintable() else repr(word)
+        raise UsageError(f"unknown command {shown[:40]!r}: did you mean {close[0]}?")
 
 
 def main(
