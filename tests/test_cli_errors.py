@@ -146,3 +146,11 @@ def test_a_misspelt_command_names_the_command_meant(world: World, typed: str, me
     assert result.code == 2
     assert f"unknown command '{typed}': did you mean {meant}?" in result.err
     assert result.out == ""
+
+
+def test_clear_for_a_profile_without_mdh_settings_says_what_to_do(world: World) -> None:
+    world.config.write_text("[default]\nregion = us-east-1\n", encoding="utf-8")
+    result = world.main("clear", AWS_PROFILE="default")
+    assert result.code == 3
+    assert "profile default has no mdh settings" in result.err
+    assert "mdh-creds clear --all" in result.err and "configure" not in result.err

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cli.context import Context, load_settings, make_broker
+from mdh_creds.errors import ConfigError
 
 if TYPE_CHECKING:
     from mdh_creds.settings.model import Settings
@@ -33,12 +34,25 @@ def run(ctx: Context) -> int:
         count = sweep_folder(ctx, settings)
         swept = f"; {count} leftover temporary file{'' if count == 1 else 's'}" if count else ""
     else:
-        broker = make_broker(ctx)
+        broker = make_broker(ctx, _mdh_settings(ctx))
         removed = broker.clear()
         where = broker.cache.describe() if broker.cache else "no cache"
     noun = "entry" if removed == 1 else "entries"
-    ctx.stderr.write(f"mdh-creds: removed {removed} cached {noun} ({where}){swept}\n")
+    ctx.say(f"removed {removed} cached {noun} ({where}){swept}", event="clear")
     return 0
+
+
+def _mdh_settings(ctx: Context) -> Settings:
+    """The settings of an mdh profile; for any other profile, what to do instead of setting one
+    up (nothing of it can be cached)."""
+    settings = load_settings(ctx)
+    if not settings.is_mdh_profile:
+        raise ConfigError(
+            f"profile {settings.profile} has no mdh settings, so nothing of it is cached: name "
+            "the mdh profile (mdh-creds clear --profile NAME), or remove every entry "
+            "(mdh-creds clear --all)"
+        )
+    return settings
 
 
 def _settings_cache(ctx: Context, settings: Settings) -> CacheBackend | None:
