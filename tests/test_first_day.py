@@ -5,6 +5,7 @@ right exit code."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -349,3 +350,28 @@ def test_help_puts_a_commands_own_options_first() -> None:
     top = help_of()
     assert "start here:" in top and "mdh-creds configure --profile mdh --service-account" in top
     assert "--service-account" not in top.split("start here:")[0]
+
+
+def test_status_says_when_each_entry_expires_from_now(world: World) -> None:
+    assert world.main("process").code == 0
+    report = json.loads(world.main("status", "--json").out)
+    creds = next(e for e in report["entries"] if e["kind"] == "credentials")
+    assert 0 < creds["expires_in_seconds"] <= world.emulator.credential_lifetime
+    text = world.main("status").out
+    assert re.search(r"credentials \(file\) +fresh +expires \S+Z \(in \d+ (h|min)", text), text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (42 * 60, "in 42 min"),
+        (3900, "in 1 h 5 min"),
+        (7200, "in 2 h"),
+        (30, "in 30 s"),
+        (-180, "3 min ago"),
+    ],
+)
+def test_relative_expiry_reads_as_people_say_it(seconds: int, said: str) -> None:
+    from mdh_creds.cli.commands.status import relative
+
+    assert relative(seconds) == said

@@ -14,7 +14,7 @@ from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
 from mdh_creds.cli.launcher import check_process
-from mdh_creds.clock import to_timestamp
+from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import printable, redact
 from mdh_creds.settings.awsconfig import find_shadowing_keys
@@ -109,6 +109,7 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
     except MdhCredsError as exc:  # an unreachable table: a warning, not a failed status
         report["warnings"].append(printable(redact(str(exc))))
         return
+    now = utc_now()
     report["entries"] = [
         {
             "kind": e.kind,
@@ -116,6 +117,9 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
             "name": e.name,
             "state": e.state,
             "expires_at": to_timestamp(e.expires_at) if e.expires_at else None,
+            "expires_in_seconds": (
+                round((e.expires_at - now).total_seconds()) if e.expires_at else None
+            ),
             "clock_skew_seconds": e.skew.total_seconds() if e.skew is not None else None,
         }
         for e in entries
@@ -173,10 +177,25 @@ def _entry_lines(report: dict[str, Any]) -> list[str]:
         return ["entries      none"]
     lines = ["entries"]
     for entry in report["entries"]:
-        expires = f"expires {entry['expires_at']}" if entry["expires_at"] else ""
+        expires = ""
+        if entry["expires_at"]:
+            expires = f"expires {entry['expires_at']} ({relative(entry['expires_in_seconds'])})"
         where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
         lines.append(f"  {where:<22} {entry['state']:<15} {expires}".rstrip())
     return lines
+
+
+def relative(seconds: int) -> str:
+    """A time from now as people say it: ``in 42 min``, ``in 1 h 5 min``, ``3 min ago``."""
+    span = abs(seconds)
+    if span < 60:
+        text = f"{span} s"
+    elif span < 3600:
+        text = f"{span // 60} min"
+    else:
+        hours, minutes = divmod(span // 60, 60)
+        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
 def shadowing_warnings(ctx: Context, settings: Settings) -> list[str]:
