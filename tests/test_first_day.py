@@ -375,3 +375,15 @@ def test_relative_expiry_reads_as_people_say_it(seconds: int, said: str) -> None
     from mdh_creds.cli.commands.status import relative
 
     assert relative(seconds) == said
+
+
+def test_a_missing_region_is_flagged_by_status_and_exec_server(world: World) -> None:
+    assert "region       us-east-1" in world.main("status").out
+    world.write_profile(region=None)
+    report = json.loads(world.main("status", "--json").out)
+    assert report["region"] is None
+    assert any(w.startswith("no region: set region in profile mdh") for w in report["warnings"])
+    assert "region       not set" in world.main("status").out
+    result = world.main("exec", "--server", "--", sys.executable, "-c", "pass")
+    assert result.code == 0, result.err
+    assert "warning: no region for profile mdh" in result.err and "NoRegionError" in result.err

@@ -85,6 +85,12 @@ def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:
     from mdh_creds.server.launch import CHILD_STRIPPED, region_variables, start_endpoint
 
     warn_default_keys(ctx, argv[0])
+    if not settings.region:  # the child's SDK would stop with NoRegionError at its first call
+        ctx.say(
+            f"no region for profile {settings.profile}: {argv[0]} gets none, and its AWS SDK "
+            "stops at its first call (NoRegionError): set region in the profile or AWS_REGION",
+            level="warning",
+        )
     broker = make_broker(ctx, settings, min_left=SDK_MIN_LEFT)
     endpoint, keeper = start_endpoint(broker, account_id=settings.account_id)
     try:

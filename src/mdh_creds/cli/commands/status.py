@@ -55,6 +55,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         "config_file": str(settings.config_file),
         "profile_found": settings.profile_found,
         "settings": shown_settings(settings, folder),
+        "region": settings.region,
         "error": None,
         "healthy": False,  # valid credentials at hand (the exit code of ``status --json``)
         "cache": describe_cache(settings, cache, folder),
@@ -78,6 +79,8 @@ def profile_checks(ctx: Context, settings: Settings) -> dict[str, Any]:
     warnings = unknown_key_warnings(keys, where) + shadowing_warnings(ctx, settings)
     if process.warning and settings.profile_found:  # no profile: the error says what to run
         warnings.append(process.warning)
+    if settings.region is None and settings.profile_found:
+        warnings.append(no_region_warning(settings))
     found = {"program": process.program, "found": process.found, "path": process.found_at}
     return {"credential_process": found, "warnings": warnings}
 
@@ -146,6 +149,7 @@ def render_status(report: dict[str, Any]) -> str:
     ]
     for name, item in report["settings"].items():
         lines.append(f"  {name:<18} {item['value']:<40} {item['source']}")
+    lines.append(f"region       {report['region'] or 'not set'}")
     cache = report["cache"]
     lines.append(f"cache        {cache['backend']} ({cache['where']})")
     lines.append(f"cache folder {cache['folder']}")
@@ -183,6 +187,14 @@ def _entry_lines(report: dict[str, Any]) -> list[str]:
         where = f"{entry['kind']} ({entry['tier']})" if entry.get("tier") else entry["kind"]
         lines.append(f"  {where:<22} {entry['state']:<15} {expires}".rstrip())
     return lines
+
+
+def no_region_warning(settings: Settings) -> str:
+    """No region anywhere: the AWS CLI and SDKs stop with NoRegionError before any call."""
+    return (
+        f"no region: set region in profile {settings.profile} of {settings.config_file} (or "
+        "AWS_REGION): the AWS CLI and SDKs need one (MDH's Export Explorer is in us-east-1)"
+    )
 
 
 def relative(seconds: int) -> str:
