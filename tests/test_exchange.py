@@ -113,6 +113,16 @@ def test_unreachable_server_gives_exit_5(world: World) -> None:
     result = world.main("process", MDH_CACHE="none")
     assert result.code == 5
     assert "cannot reach" in result.err and result.err.count("\n") == 1
+    assert "the connection was refused" in result.err and "check the URL" in result.err
+
+
+def test_tls_to_a_plain_http_server_says_tls_failed_and_what_to_set(world: World) -> None:
+    plain = world.emulator.token_url.replace("http://", "https://")  # it speaks no TLS
+    world.write_profile(mdh_token_url=plain)
+    result = world.main("process", MDH_CACHE="none")
+    assert result.code == 5
+    assert "TLS failed" in result.err and "AWS_CA_BUNDLE" in result.err
+    assert result.err.count("\n") == 1
 
 
 def test_token_command_prints_the_access_token(world: World) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -205,4 +206,38 @@ def _timed_out(label: str, timeout: float) -> ExchangeUnavailable:
 def _unreachable(label: str, timeout: float, exc: Exception) -> ExchangeUnavailable:
     if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
         return _timed_out(label, timeout)
-    return ExchangeUnavailable(f"cannot reach the {label}: {type(exc).__name__}")
+    return ExchangeUnavailable(f"cannot reach the {label}: {why_unreachable(exc)}")
+
+
+def why_unreachable(exc: BaseException) -> str:
+    """Which of TLS, the proxy, DNS or a refused connection failed, and what to do; the
+    exception's type name otherwise. Nothing of the exception's text (it may quote a URL's
+    query) is shown."""
+    chain = _chain(exc)
+    name = type(exc).__name__
+    if any(isinstance(e, requests.exceptions.SSLError | ssl.SSLError) for e in chain):
+        return (
+            f"TLS failed ({name}): the server's certificate is not trusted here; behind a "
+            "TLS-inspecting proxy set AWS_CA_BUNDLE or ca_bundle to its CA bundle"
+        )
+    if any(isinstance(e, requests.exceptions.ProxyError) for e in chain):
+        return f"the proxy failed ({name}): check HTTPS_PROXY and NO_PROXY"
+    if any(isinstance(e, socket.gaierror | urllib3.exceptions.NameResolutionError) for e in chain):
+        return f"the host name does not resolve ({name}): check the URL's host and the DNS"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return f"the connection was refused ({name}): nothing listens there; check the URL"
+    return name
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc``, its causes and contexts, and the reason urllib3 wraps in ``MaxRetryError``."""
+    found: list[BaseException] = []
+    pending: list[object] = [exc]
+    while pending and len(found) < 16:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or current in found:
+            continue  # ssl.SSLError's ``reason`` is a string, not an exception
+        found.append(current)
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += list(current.args)
+    return found
