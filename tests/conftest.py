@@ -11,12 +11,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mdh_creds.cli.main import main
+from mdh_creds.models import TemporaryCredentials
 from mdh_creds.testing.emulator import MdhEmulator
 from mdh_creds.testing.pytest_plugin import EmulatorAccount
 
@@ -140,6 +142,29 @@ class World:
         status = json.loads(self.main("status", "--json", **extra).out)
         states = [entry["state"] for entry in status["entries"] if entry["kind"] == kind]
         return states[0] if states else None
+
+    def plant_credentials(self, *, left: timedelta, lifetime: timedelta) -> TemporaryCredentials:
+        """A valid file-cache entry for the profile (sealed as ours are) with ``left`` of
+        ``lifetime`` left."""
+        from mdh_creds.cache.backends import select
+        from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
+        from mdh_creds.mdh.account import resolve
+        from mdh_creds.settings.model import parse_settings
+
+        env = self.env()
+        account = resolve(parse_settings(env), env)
+        key = CacheKey.for_identity(account.identity, KIND_CREDENTIALS)
+        now = datetime.now(timezone.utc)
+        creds = TemporaryCredentials(
+            "ASIAPLANTED0000000001",
+            "planted-secret-access-key",
+            "planted-session-token",
+            expires_at=now + left,
+            issued_at=now + left - lifetime,
+        )
+        sealed = account.sealer().seal(key, creds.to_payload())
+        select("file", folder=self.cache_dir).save(key, sealed, creds.expires_at)
+        return creds
 
 
 def wait_for(

@@ -13,14 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import World
-from mdh_creds.cache.backends import select
-from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.clock import parse_http_date, parse_timestamp
-from mdh_creds.crypto import Sealer
 from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
-from mdh_creds.mdh.account import resolve
-from mdh_creds.models import TemporaryCredentials
-from mdh_creds.settings.model import parse_settings
 
 NOW = 1_750_000_000.0
 seconds = st.floats(min_value=-86_400 * 400, max_value=86_400 * 400, allow_nan=False)
@@ -59,30 +53,14 @@ def test_only_a_date_that_can_be_real_is_used(header: str, real: bool) -> None:
     assert (parse_http_date(header) is not None) is real
 
 
-def _plant(world: World, *, left: timedelta, lifetime: timedelta) -> str:
-    """A valid cache entry (sealed with the account's key) with ``left`` of ``lifetime`` left."""
-    env = world.env()
-    resolved = resolve(parse_settings(env), env)
-    key = CacheKey.for_identity(resolved.identity, KIND_CREDENTIALS)
-    now = datetime.now(timezone.utc)
-    creds = TemporaryCredentials(
-        "ASIAPLANTED0000000001",
-        "planted-secret-access-key",
-        "planted-session-token",
-        expires_at=now + left,
-        issued_at=now + left - lifetime,
-    )
-    cache = select("file", folder=world.cache_dir)
-    cache.save(key, Sealer(resolved.key.der).seal(key, creds.to_payload()), creds.expires_at)
-    return creds.access_key_id
-
-
 def test_process_refreshes_at_16_minutes_left_when_a_new_exchange_gives_more(
     world: World,
 ) -> None:
     # 30-minute credentials with 15.5 minutes left: fresh by the usual window (min(20, 30/3) =
     # 10 min), but botocore would re-run the process on every call within half a minute.
-    planted = _plant(world, left=timedelta(minutes=15.5), lifetime=timedelta(minutes=30))
+    planted = world.plant_credentials(
+        left=timedelta(minutes=15.5), lifetime=timedelta(minutes=30)
+    ).access_key_id
     exported = world.main("export", "--format", "json")
     assert json.loads(exported.out)["AccessKeyId"] == planted  # other paths: the usual window
     result = world.run("process")  # the console script: the fast path, then the full command
@@ -98,7 +76,9 @@ def test_process_refreshes_at_16_minutes_left_when_a_new_exchange_gives_more(
 def test_process_serves_short_lifetimes_from_the_cache(world: World, runner: str) -> None:
     # 15-minute credentials: no exchange can give more than 16 minutes, so the usual window
     # (a third of the lifetime) holds and the entry is served.
-    planted = _plant(world, left=timedelta(minutes=14), lifetime=timedelta(minutes=15))
+    planted = world.plant_credentials(
+        left=timedelta(minutes=14), lifetime=timedelta(minutes=15)
+    ).access_key_id
     result = world.run("process") if runner == "subprocess" else world.main("process")
     assert result.code == 0, result.err
     assert json.loads(result.out)["AccessKeyId"] == planted

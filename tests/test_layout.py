@@ -69,14 +69,15 @@ def imports_of(name: str) -> set[str]:
 GRAPH = {name: imports_of(name) for name in MODULES}
 
 
-def find_cycle() -> list[str] | None:
+def cycle_in(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` (its nodes in order, the first repeated last), or ``None``."""
     state: dict[str, int] = {}
     stack: list[str] = []
 
     def visit(node: str) -> list[str] | None:
         state[node] = 1
         stack.append(node)
-        for nxt in sorted(GRAPH[node]):
+        for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
                 return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := visit(nxt)):
@@ -85,10 +86,14 @@ def find_cycle() -> list[str] | None:
         state[node] = 2
         return None
 
-    for start in sorted(GRAPH):
+    for start in sorted(graph):
         if start not in state and (cycle := visit(start)):
             return cycle
     return None
+
+
+def find_cycle() -> list[str] | None:
+    return cycle_in(GRAPH)
 
 
 def test_the_scanner_sees_function_level_and_string_imports() -> None:
@@ -120,26 +125,7 @@ def unit_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 def find_unit_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    units = unit_graph(graph)
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in sorted(units.get(node, ())):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state and (cycle := visit(nxt)):
-                return cycle
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for start in sorted(units):
-        if start not in state and (cycle := visit(start)):
-            return cycle
-    return None
+    return cycle_in(unit_graph(graph))
 
 
 def _witness(cycle: list[str]) -> str:

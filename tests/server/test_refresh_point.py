@@ -17,14 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import World
-from mdh_creds.cache.backends import select
-from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.clock import parse_timestamp
-from mdh_creds.crypto import Sealer
 from mdh_creds.factory import build_broker
 from mdh_creds.freshness import SDK_MIN_LEFT
-from mdh_creds.mdh.account import ServiceAccount, resolve
-from mdh_creds.models import TemporaryCredentials
 from mdh_creds.settings.model import parse_settings
 
 # Asks the endpoint once with the token it was given; writes the answer to the file in argv[1].
@@ -38,25 +33,6 @@ with urllib.request.urlopen(request, timeout=5) as answer, open(sys.argv[1], "wb
     out.write(answer.read())
 """
 MARGIN = timedelta(seconds=30)  # either side of the refresh point
-
-
-def _plant(world: World, *, left: timedelta, lifetime: timedelta) -> TemporaryCredentials:
-    """A valid cache entry (sealed with the account's key) with ``left`` of ``lifetime`` left."""
-    env = world.env()
-    account = resolve(parse_settings(env), env)
-    assert isinstance(account, ServiceAccount)
-    key = CacheKey.for_identity(account.identity, KIND_CREDENTIALS)
-    now = datetime.now(timezone.utc)
-    creds = TemporaryCredentials(
-        "ASIAPLANTED0000000001",
-        "planted-secret-access-key",
-        "planted-session-token",
-        expires_at=now + left,
-        issued_at=now + left - lifetime,
-    )
-    cache = select("file", folder=world.cache_dir)
-    cache.save(key, Sealer(account.key.der).seal(key, creds.to_payload()), creds.expires_at)
-    return creds
 
 
 def _from_process(world: World) -> dict[str, str]:
@@ -84,7 +60,7 @@ def test_process_and_the_endpoint_refresh_at_the_same_point(
     left = point + MARGIN if side == "before" else point - MARGIN
     served: dict[str, dict[str, str]] = {}
     for surface in ("endpoint", "process"):
-        planted = _plant(world, left=left, lifetime=lifetime)
+        planted = world.plant_credentials(left=left, lifetime=lifetime)
         document = (
             _from_endpoint(world, tmp_path) if surface == "endpoint" else _from_process(world)
         )
@@ -103,9 +79,8 @@ def test_the_endpoint_schedules_its_refresh_where_process_would_refresh(
 ) -> None:
     """The keeper's next refresh is the broker's ``refresh_due``: 16 minutes before expiry for a
     broker built as ``exec --server`` and ``serve`` build it, whatever the refresh window."""
-    planted = _plant(
-        world, left=timedelta(minutes=minutes - 1), lifetime=timedelta(minutes=minutes)
-    )
+    lifetime = timedelta(minutes=minutes)
+    planted = world.plant_credentials(left=lifetime - timedelta(minutes=1), lifetime=lifetime)
     env = world.env()
     broker = build_broker(parse_settings(env), environ=env, min_left=SDK_MIN_LEFT)
     due = broker.refresh_due(planted)
