@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import pytest
 
 from mdh_creds.cli.main import main
 from mdh_creds.models import TemporaryCredentials
+from mdh_creds.testing import MintRequest
 from mdh_creds.testing.emulator import MdhEmulator
 from mdh_creds.testing.pytest_plugin import EmulatorAccount
 
@@ -219,3 +221,20 @@ def secrets_of(world: World, *extra: Any) -> list[str]:
             found.append(auth)
     found += [str(x) for x in extra if x]
     return found
+
+
+class HeldFirst:
+    """A minter that holds the first exchange inside MDH until ``release`` is set (``entered``
+    says it got there): a holder stuck mid-exchange, then ``sequence_minter``'s answers."""
+
+    def __init__(self, hold: float = 30) -> None:
+        from mdh_creds.testing import sequence_minter
+
+        self.entered, self.release = threading.Event(), threading.Event()
+        self._hold, self._then = hold, sequence_minter()
+
+    def __call__(self, request: MintRequest) -> Mapping[str, str]:
+        if request.sequence == 1:
+            self.entered.set()
+            self.release.wait(self._hold)
+        return self._then(request)

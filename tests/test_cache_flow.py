@@ -9,18 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from conftest import World, wait_for
-from mdh_creds.testing import MintRequest, sequence_minter
+from conftest import HeldFirst, World, wait_for
+from mdh_creds.testing import sequence_minter
 
 HEAVY = ("requests", "jwt", "boto3", "botocore")
 
@@ -69,16 +67,9 @@ def fleet(world: World, moto: Any, dynamodb_table: Any) -> World:
 @pytest.mark.slow
 def test_lease_holder_killed_mid_exchange_is_taken_over(fleet: World) -> None:
     fleet.write_profile(mdh_timeout="2", mdh_retries="0")  # a short lease: about 9 s
-    plain = sequence_minter()
-    in_exchange, release = threading.Event(), threading.Event()
-
-    def slow_first_mint(request: MintRequest) -> Mapping[str, str]:
-        if request.sequence == 1:  # the holder: stuck inside the exchange until released
-            in_exchange.set()
-            release.wait(30)
-        return plain(request)
-
-    fleet.emulator.minter = slow_first_mint
+    held = HeldFirst()  # the holder: stuck inside the exchange until released
+    in_exchange, release = held.entered, held.release
+    fleet.emulator.minter = held
     try:
         holder = start(fleet, XDG_CACHE_HOME=str(fleet.tmp / "holder"))
         assert in_exchange.wait(30), "the holder never reached the exchange"

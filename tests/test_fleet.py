@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from conftest import World, wait_for
+from conftest import HeldFirst, World, wait_for
 from mdh_creds import __version__
 from mdh_creds.testing import MintRequest, sequence_minter
 from mdh_creds.testing.proxy import CountingProxy
@@ -155,16 +155,9 @@ def test_a_lease_outlived_by_its_exchange_is_renewed_and_nobody_exchanges_twice(
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_killed_holder_is_taken_over_once_its_lease_lapses(fleet: Fleet) -> None:
-    plain = sequence_minter()
-    in_exchange, release = threading.Event(), threading.Event()
-
-    def stuck_first(request: MintRequest) -> Mapping[str, str]:
-        if request.sequence == 1:
-            in_exchange.set()
-            release.wait(30)
-        return plain(request)
-
-    fleet.world.emulator.minter = stuck_first
+    held = HeldFirst()
+    in_exchange, release = held.entered, held.release
+    fleet.world.emulator.minter = held
     try:
         holder = fleet.start("holder", lease=1.0)
         assert in_exchange.wait(30), "the holder never reached the exchange"
@@ -183,16 +176,9 @@ def test_a_killed_holder_is_taken_over_once_its_lease_lapses(fleet: Fleet) -> No
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_late_writer_with_older_credentials_does_not_replace_newer_ones(fleet: Fleet) -> None:
-    emulator, plain = fleet.world.emulator, sequence_minter()
-    in_exchange, release = threading.Event(), threading.Event()
-
-    def held_first(request: MintRequest) -> Mapping[str, str]:
-        if request.sequence == 1:
-            in_exchange.set()
-            release.wait(60)
-        return plain(request)
-
-    emulator.minter = held_first
+    emulator, held = fleet.world.emulator, HeldFirst(hold=60)
+    in_exchange, release = held.entered, held.release
+    emulator.minter = held
     late = fleet.start("late", lease=1.0)
     try:
         assert in_exchange.wait(30), "the first writer never reached the exchange"

@@ -13,18 +13,16 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from conftest import World
+from conftest import HeldFirst, World
 from mdh_creds.crypto import Sealer
 from mdh_creds.factory import build_broker
 from mdh_creds.settings.model import parse_settings
-from mdh_creds.testing import MintRequest, sequence_minter
 from servers import TABLE, MotoServer
 from test_fleet import Fleet, key_id, open_fleet
 
@@ -116,16 +114,9 @@ def test_a_lease_that_never_lapses_costs_one_lease_length(
 def test_a_holder_on_a_clock_10_minutes_fast_costs_one_lease_length_once_it_dies(
     fleet: Fleet,
 ) -> None:
-    plain = sequence_minter()
-    in_exchange, release = threading.Event(), threading.Event()
-
-    def stuck_first(request: MintRequest) -> Mapping[str, str]:
-        if request.sequence == 1:
-            in_exchange.set()
-            release.wait(30)
-        return plain(request)
-
-    fleet.world.emulator.minter = stuck_first
+    held = HeldFirst()
+    in_exchange, release = held.entered, held.release
+    fleet.world.emulator.minter = held
     argv = [sys.executable, "-c", FAST_CLOCK, str(LEASE), "process"]
     env = fleet.machine_env("fast")
     holder = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

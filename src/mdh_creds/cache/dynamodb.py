@@ -35,7 +35,7 @@ from mdh_creds.cache.awserrors import (
     error_code,
     unavailable,
 )
-from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming
+from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming, unchanged
 from mdh_creds.cache.repairs import Repairs
 from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import Clock, utc_now
@@ -55,20 +55,6 @@ def _parse_item(item: dict[str, Any] | None) -> StoredItem | None:
     if not isinstance(sealed, (bytes, bytearray)) or not math.isfinite(expires):
         return None
     return bytes(sealed), expires
-
-
-def _seen_clause(item: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """A condition that holds only while the entry item is still ``item`` (its sealed bytes and
-    stored expiry as they were, a missing one still missing): ``(expression, names, values)``."""
-    parts, names, values = [], {}, {}
-    for n, attribute in enumerate(("entry", "expires_at")):
-        names[f"#s{n}"] = attribute
-        if attribute in item:
-            parts.append(f"#s{n} = :s{n}")
-            values[f":s{n}"] = item[attribute]
-        else:
-            parts.append(f"attribute_not_exists(#s{n})")
-    return " AND ".join(parts), names, values
 
 
 class DynamoDBCache:
@@ -190,7 +176,7 @@ class DynamoDBCache:
         seen = self._seen.get(name)
         if seen is None:
             return {"ConditionExpression": condition, "ExpressionAttributeValues": values}
-        clause, names, more = _seen_clause(seen)
+        clause, names, more = unchanged(seen, ("entry", "expires_at"))
         return {
             "ConditionExpression": f"({clause}) OR {condition}",
             "ExpressionAttributeValues": {**values, **more},

@@ -170,7 +170,7 @@ class Leases:
         values: dict[str, Any] = {":stale": {"N": stale}, ":number": {"S": "N"}}
         names: dict[str, str] = {}
         if seen is not None and seen.item is not None:
-            clause, names, more = _same_version(seen.item)
+            clause, names, more = unchanged(seen.item, ("owner", "lease_until"))
             condition, values = f"({clause}) OR {condition}", {**values, **more}
         failed = self._put(lease, owner, now, condition=condition, values=values, names=names)
         if failed is None:
@@ -308,17 +308,20 @@ class Leases:
                 _log.warning("lease %s not released (%s); it lapses by itself", lease, exc)
 
 
-def _same_version(item: Item) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """A condition that holds only while the lease item is still the version ``item``:
-    ``(expression, names, values)``. A missing attribute must still be missing."""
+def unchanged(
+    item: Item, attributes: tuple[str, ...]
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """A condition that holds only while ``attributes`` of the item are still as in ``item`` (a
+    missing one still missing): ``(expression, names, values)``. The lease's takeover and the
+    entry's repair both write on this condition."""
     parts, names, values = [], {}, {}
-    for n, attribute in enumerate(("owner", "lease_until")):
-        names[f"#v{n}"] = attribute
+    for n, attribute in enumerate(attributes):
+        names[f"#u{n}"] = attribute
         if attribute in item:
-            parts.append(f"#v{n} = :v{n}")
-            values[f":v{n}"] = item[attribute]
+            parts.append(f"#u{n} = :u{n}")
+            values[f":u{n}"] = item[attribute]
         else:
-            parts.append(f"attribute_not_exists(#v{n})")
+            parts.append(f"attribute_not_exists(#u{n})")
     return " AND ".join(parts), names, values
 
 
