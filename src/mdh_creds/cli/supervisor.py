@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
@@ -126,9 +125,10 @@ def _child_setup(mask: set[int | signal.Signals], parent: int) -> Callable[[], N
 
 
 def _prctl() -> Any:
-    name = ctypes.util.find_library("c")
+    # The C library already loaded into this process: ctypes.util.find_library would run
+    # ldconfig in a subprocess on every exec.
     with contextlib.suppress(OSError, AttributeError):
-        return ctypes.CDLL(name, use_errno=True).prctl
+        return ctypes.CDLL(None, use_errno=True).prctl
     return None
 
 

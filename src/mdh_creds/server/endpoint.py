@@ -85,17 +85,13 @@ class CredentialsApp:
         self.account_id = account_id
 
     def __call__(self, request: Request) -> Reply:
-        status, document = self.answer(
-            request.method, request.target, request.headers.get("authorization")
-        )
+        refused = self._refusal(request.headers.get("authorization"))  # judged once
+        status, document = self.answer(request.method, request.target, refused)
         extra = {"Allow": "GET"} if status == 405 else {}
-        return Reply(status, dict(document), self._shows_token(request), extra)
+        return Reply(status, dict(document), refused is None, extra)
 
-    def _shows_token(self, request: Request) -> bool:
-        return self._refusal(request.headers.get("authorization")) is None
-
-    def answer(self, method: str, path: str, authorization: str | None) -> Answer:
-        """Status and JSON body for one request."""
+    def answer(self, method: str, path: str, refused: Answer | None) -> Answer:
+        """Status and JSON body for one request; ``refused`` is the token's refusal, if any."""
         route = urlsplit(path).path
         if method not in ("GET", "HEAD"):
             return _error(405, "MethodNotAllowed", "only GET is served")
@@ -103,7 +99,6 @@ class CredentialsApp:
             return self.health()
         if route != "/":
             return _error(404, "NotFound", "credentials are served at / only")
-        refused = self._refusal(authorization)
         if refused is not None:
             return refused
         creds = self.keeper.current()

@@ -60,6 +60,7 @@ class Connection:
     pending: bytes = b""
     trusted: bool = False
     closing: bool = False
+    writing: bool = False  # registered for EVENT_WRITE: a send did not take everything
 
 
 class ServerLoop:
@@ -218,12 +219,12 @@ class ServerLoop:
             self._close(conn)
             return
         conn.pending = conn.pending[sent:]
-        if conn.pending:
-            self._selector.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE)
-        elif conn.closing:
+        if not conn.pending and conn.closing:
             self._close(conn)
-        else:
-            self._selector.modify(conn.sock, selectors.EVENT_READ)
+        elif bool(conn.pending) != conn.writing:  # a syscall only when the interest changes
+            conn.writing = bool(conn.pending)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.writing else 0)
+            self._selector.modify(conn.sock, events)
 
     def _expire(self) -> None:
         now = self._clock()
