@@ -1,5 +1,6 @@
-"""Write the benchmark's table into the README, between two marker lines, so the figures there
-are always the ones ``make bench`` produced (never typed by hand)."""
+"""Write the benchmark's table into the manual's Performance page (``docs/performance.md``),
+between two marker lines, so the figures there are always the ones ``make bench`` produced
+(never typed by hand)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def section(rows: list[Row]) -> str:
         f"Python {about.get('python', '?')}, side by side in one run (medians; ratios of medians)."
     )
     extra = [f"- {line}" for line in notes(rows)]
-    chart = "![benchmark chart](benchmarks/chart.png)"
+    chart = "![benchmark chart](../benchmarks/chart.png)"  # from docs/
     return "\n".join([START, "", where, "", markdown_table(rows), "", *extra, "", chart, "", END])
 
 

@@ -155,9 +155,9 @@ def report(rows: list[Row], args: argparse.Namespace, extra: dict[str, Any], too
     args.out.mkdir(parents=True, exist_ok=True)
     write_results(args.out / "results.json", payload)
     draw(rows, args.out / "chart.png")
-    readme = HERE.parent / "README.md"
+    readme = HERE.parent / "docs" / "performance.md"
     if args.out.resolve() == HERE.resolve() and update_readme(readme, rows):
-        say("updated the Performance section of README.md")
+        say("updated the table in docs/performance.md")
     say(f"\nwrote results.json and chart.png ({took:.0f} s in total)")
 
 
