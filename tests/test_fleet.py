@@ -179,7 +179,9 @@ def test_a_late_writer_with_older_credentials_does_not_replace_newer_ones(fleet:
     emulator, held = fleet.world.emulator, HeldFirst(hold=60)
     in_exchange, release = held.entered, held.release
     emulator.minter = held
-    late = fleet.start("late", lease=1.0)
+    # Its HTTP wait must outlast the freeze: a read timed out on waking would retry, and the
+    # retry is a new (third) exchange, not the late old answer this test is about.
+    late = fleet.start("late", lease=1.0, MDH_TIMEOUT="60")
     try:
         assert in_exchange.wait(30), "the first writer never reached the exchange"
         os.kill(late.pid, signal.SIGSTOP)  # frozen: its lease lapses unrenewed
