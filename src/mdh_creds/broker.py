@@ -46,6 +46,14 @@ class Exchange(Protocol):
     def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials: ...
 
 
+class Source(Protocol):
+    """AWS credentials got with no MDH token: a role assumed on another profile's credentials,
+    the output of a wrapped ``credential_process``. Its failures are ``ExchangeError``s, so a
+    stale entry is served through them as through a failed exchange."""
+
+    def fetch_credentials(self) -> TemporaryCredentials: ...
+
+
 #: Reads the account's secret again: a new exchange factory and sealer when it holds another key
 #: (rotated), else ``None``.
 Reload = Callable[[], "tuple[Callable[[], Exchange], Sealer] | None"]
@@ -89,8 +97,12 @@ class CredentialBroker:
         policy: Policy | None = None,
         refuse_credentials: str | None = None,
         reload: Reload | None = None,
+        source: Source | None = None,
     ) -> None:
+        """``source``, when given, yields the credentials instead of ``exchange`` (which then
+        only ever answers for tokens, and may refuse them)."""
         self._exchange_factory, self._exchange_obj = exchange, None
+        self._source = source
         self._reload = reload
         self._refusal = refuse_credentials
         self._cache, self._sealer, self._clock = cache, sealer, clock
@@ -132,6 +144,8 @@ class CredentialBroker:
         return self._exchange().fetch_access_token()
 
     def _fetch_credentials(self) -> TemporaryCredentials:
+        if self._source is not None:
+            return self._source.fetch_credentials()
         fetches = self._token_fetches
         token = self.get_access_token()
         try:
