@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs dist lambda-zip clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,8 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/python demo/run_demo.py
 
 lint: $(VENV)/.installed-test+dev
-	$(BIN)/ruff check src tests benchmarks demo
-	$(BIN)/ruff format --check src tests benchmarks demo
+	$(BIN)/ruff check src tests benchmarks demo docs/gen_reference.py packaging
+	$(BIN)/ruff format --check src tests benchmarks demo docs/gen_reference.py packaging
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
@@ -37,5 +37,25 @@ test: lint
 bench: $(VENV)/.installed-test+dev
 	$(BIN)/python benchmarks/run_bench.py
 
+# The manual as a site in site/ (open site/index.html); strict: a broken link or anchor fails.
+# The reference pages are generated from the code by the hook docs/gen_reference.py.
+docs: $(VENV)/.installed-docs
+	$(BIN)/mkdocs build --strict --quiet
+
+# The sdist and the wheel in $(DIST_DIR), checked by twine (metadata, README rendering).
+DIST_DIR ?= dist
+dist: $(VENV)/.installed-release
+	rm -f $(DIST_DIR)/mdh_creds-* $(DIST_DIR)/mdh-creds-*.tar.gz
+	$(BIN)/python -m build --outdir $(DIST_DIR) .
+	$(BIN)/twine check --strict $(DIST_DIR)/mdh_creds-*
+
+# Deployment zips for AWS Lambda's Python, one per architecture, from manylinux wheels and the
+# wheel `make dist` built: $(DIST_DIR)/mdh-creds-lambda-ARCH.zip.
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_ARCHS  ?= x86_64 arm64
+lambda-zip: dist
+	$(BIN)/python packaging/lambda_zip.py --python-version $(LAMBDA_PYTHON) \
+		--wheel $(DIST_DIR)/mdh_creds-*.whl --out-dir $(DIST_DIR) $(LAMBDA_ARCHS)
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -91,9 +91,13 @@ def _metavar(name: str) -> str:
 
 
 def _setting_help(name: str) -> str:
+    from mdh_creds.settings.described import DESCRIPTIONS
+
     spec = SPEC_BY_NAME[name]
     default = "" if spec.default is None else f"; default {spec.default}"
-    return f"{spec.key} / {spec.env[0]}{default}"
+    what = DESCRIPTIONS.get(name)
+    text = (f"{what}: " if what else "") + f"{spec.key} / {spec.env[0]}{default}"
+    return text.replace("%", "%%")
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
