@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 ARCHS = {"x86_64": "x86_64", "aarch64": "arm64"}
@@ -24,6 +25,13 @@ DEV_TOOLS |= {"moto", "awscli", "hypothesis"}
 
 
 def _make(target: str, out: Path, *variables: str, timeout: float) -> None:
+    """Run make in the checkout, one build at a time: the sdist step builds in the checkout
+    itself (``mdh_creds-VERSION/``, ``src/mdh_creds.egg-info``), so two at once collide."""
+    with FileLock(str(ROOT / ".venv" / ".make-dist.lock"), timeout=timeout):
+        _run_make(target, out, variables, timeout)
+
+
+def _run_make(target: str, out: Path, variables: tuple[str, ...], timeout: float) -> None:
     done = subprocess.run(
         [
             "make",
