@@ -116,7 +116,7 @@ def commands_page() -> str:
         "# Command reference",
         "",
         GENERATED + " `mdh-creds COMMAND --help` prints the same. With no command, "
-        "`mdh-creds` runs `process`.",
+        "`mdh-creds` runs `process`; `mdh-creds --version` prints the version.",
         "",
         "| command | does |",
         "|---|---|",

@@ -107,3 +107,15 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
     settings = (site / "reference/settings/index.html").read_text(encoding="utf-8")
     assert all(spec.env[0] in settings for spec in SPECS)
     assert not list(site.rglob("*.py")), "the hook was published as a page's file"
+
+
+def test_readme_is_a_front_door_whose_links_resolve() -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    assert targets, "the README links into docs/"
+    for target in targets:
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README links to a missing {target}"

@@ -53,7 +53,7 @@ def _run_make(target: str, out: Path, variables: tuple[str, ...], timeout: float
 
 @pytest.fixture(autouse=True)
 def _tools() -> None:
-    if Path(sys.prefix) != ROOT / ".venv":
+    if Path(sys.prefix).resolve() != ROOT / ".venv":
         pytest.skip("runs make, which uses the checkout's own .venv")
     if not (ROOT / ".venv/bin/twine").exists():
         pytest.skip("build and twine are not installed (pip install -e '.[dev]')")
