@@ -82,10 +82,12 @@ def test_settings_reference_lists_every_setting() -> None:
             assert f"`{spec.default}`" in row
 
 
-def test_every_setting_is_described_and_no_description_is_stale() -> None:
+def test_no_description_names_a_setting_that_is_gone() -> None:
+    """A setting without a description is still listed (with its key, variables and flag), so a
+    new one never breaks the build; a description of a removed or renamed one is an error."""
     from mdh_creds.settings.described import DESCRIPTIONS
 
-    assert set(DESCRIPTIONS) == {spec.name for spec in SPECS}
+    assert set(DESCRIPTIONS) <= {spec.name for spec in SPECS}
 
 
 def test_mkdocs_builds_strict(tmp_path: Path) -> None:
