@@ -28,6 +28,7 @@ from mdh_creds.cli.launcher import is_own_command, process_command
 from mdh_creds.errors import CacheUnavailable, ConfigError, MdhCredsError
 from mdh_creds.settings import awsconfig, values
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
+from mdh_creds.settings.othersources import other_source_keys, refuse_other_source
 from mdh_creds.settings.profiles import parse_profile, profile_section
 from mdh_creds.settings.sources import select_profile
 from mdh_creds.settings.specs import SPECS
@@ -36,6 +37,8 @@ from mdh_creds.settings.typos import unknown_key_warnings
 _NAME_FORBIDDEN = frozenset("[]'\"\\")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 DEFAULT_REGION = "us-east-1"  # where the MDH Export Explorer's data lives
+PROCESS_KEY = "credential_process"
+DEFAULT_PROFILE = "mdh"  # never [default] unless named: it may hold the user's own credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,12 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        default=None,
+        help="write into a profile that gets credentials another way (SSO, a role, web "
+        "identity, aws login, static keys, another credential_process); refused without it",
+    )
     keysetup.add_arguments(parser)
 
 
 def run(ctx: Context) -> int:
-    profile = select_profile(ctx.flags, ctx.environ)
+    profile = configure_profile(ctx.flags, ctx.environ)
     check_profile_name(profile)
+    _refuse_other_source(ctx, profile, force=bool(ctx.flags.get("force")))
     wanted = setting_values(ctx.flags)
     key = keysetup.check_key_file(ctx, profile, wanted.get("mdh_private_key_file"))
     region = parse_region(ctx.flags.get("region"))
@@ -88,6 +99,29 @@ def run(ctx: Context) -> int:
         _write_account_id(ctx, profile, config)
     ctx.stderr.write(f"mdh-creds: {next_step(ctx, profile, keys)}\n")
     return 0
+
+
+def configure_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """``--profile``, else ``AWS_PROFILE`` (then ``AWS_DEFAULT_PROFILE``), as ``aws configure``
+    chooses, else ``mdh``: ``default`` only when ``--profile default`` names it."""
+    if flags.get("profile"):
+        return str(flags["profile"])
+    named = select_profile({}, environ)
+    return named if named != "default" else DEFAULT_PROFILE
+
+
+def _refuse_other_source(ctx: Context, profile: str, *, force: bool) -> None:
+    """Exit 3 for a profile that gets credentials another way; with ``--force``, a warning."""
+    config = config_file_path(ctx.environ)
+    keys = parse_profile(awsconfig.read_text(config) or "", profile, origin=str(config)) or {}
+    if not force:
+        refuse_other_source(keys, profile, str(config), is_own_command)
+    elif found := [k for k in other_source_keys(keys, is_own_command) if k != PROCESS_KEY]:
+        ctx.say(
+            f"--force: profile {profile} keeps {', '.join(found)}: botocore may take its "
+            "credentials from those, not from mdh-creds (remove them by hand)",
+            level="warning",
+        )
 
 
 def check_profile_name(profile: str) -> None:
@@ -149,7 +183,8 @@ def write_profile(
     drop: tuple[str, ...] = (),
 ) -> tuple[bool, dict[str, str]]:
     """Set ``wanted`` in the profile, with this mdh-creds as its ``credential_process`` (a
-    command of someone else's is kept) and a region; ``(changed, the profile's keys after)``.
+    command of someone else's beside ``mdh_*`` keys, a wrapper, is kept) and a region;
+    ``(changed, the profile's keys after)``.
     An API client's profile (``mdh_client_id``) gets no ``credential_process``: it holds a
     token, not AWS credentials."""
     old = awsconfig.read_text(config)
@@ -158,7 +193,8 @@ def write_profile(
     keys: dict[str, str] = {}
     existing = current.get("credential_process")
     api_client = "mdh_client_id" in wanted or "mdh_client_id" in current
-    if not api_client and (not existing or is_own_command(existing)):
+    wrapper = any(key.startswith("mdh_") for key in current)  # a wrapper of mdh-creds: kept
+    if not api_client and (not existing or not wrapper or is_own_command(existing)):
         keys["credential_process"] = process_command(profile)
     keys.update(wanted)
     if region or not current.get("region"):
