@@ -1,5 +1,5 @@
-"""Shell completion scripts for bash, zsh and fish, generated from the command registry and the
-commands' own argparse parsers (so they cannot drift from the command line): the commands with
+"""Shell completion scripts for bash, zsh and fish, generated from the command line's own argparse
+parsers (the registry's commands and each one's options; so they cannot drift): the commands with
 their help lines, each command's flags, the choices of a flag that has them, file names for a
 path, and the profile names of the AWS config file for ``--profile`` (read when TAB is pressed,
 by ``mdh-creds completion --profiles``)."""
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mdh_creds.cli.launcher import join_words, own_argv
 from mdh_creds.settings.specs import CACHE_CHOICES, CLIENT_AUTH_CHOICES
 
 SHELLS = ("bash", "zsh", "fish")
+Factory = Callable[[str | None], argparse.ArgumentParser]
 _WORD = re.compile(r"^[A-Za-z0-9_.:/+-]+$")  # what a completion word may hold, unquoted
 _PATH_ENDINGS = ("_file", "_dir", "ca_bundle")
 # Setting flags whose values are a fixed list (their parsers check it; argparse does not).
@@ -43,14 +46,14 @@ class Command:
     words: tuple[str, ...]  # the choices of its positional arguments (``completion bash``)
 
 
-def commands() -> list[Command]:
-    """Every command of the registry with the options its parser has, in ``--help`` order."""
-    from mdh_creds.cli import commands as registry
-    from mdh_creds.cli.main import COMMANDS, build_parser
-
+def commands(build: Factory) -> list[Command]:
+    """Every command the parser lists with the options its own parser has, in ``--help``
+    order (``build``: the parser that knows the options of the command it is given)."""
+    sub = _subparsers(build(None))
+    helps = {action.dest: str(action.help or "") for action in sub._choices_actions}
     found = []
-    for name in COMMANDS:
-        parser = _subparser(build_parser(name), name)
+    for name in sub.choices:
+        parser = _subparsers(build(name)).choices[name]
         options = tuple(_option(a) for a in parser._actions if _shown(a) and a.option_strings)
         words = tuple(
             str(choice)
@@ -58,22 +61,18 @@ def commands() -> list[Command]:
             if not action.option_strings and action.choices
             for choice in action.choices
         )
-        found.append(Command(name, registry.help_line(name), options, words))
+        found.append(Command(name, " ".join(helps.get(name, "").split()), options, words))
     return found
 
 
-def root_options() -> tuple[Option, ...]:
+def root_options(build: Factory) -> tuple[Option, ...]:
     """The options ``mdh-creds`` takes before any command."""
-    from mdh_creds.cli.main import build_parser
-
-    actions = build_parser()._actions
+    actions = build(None)._actions
     return tuple(_option(a) for a in actions if _shown(a) and a.option_strings)
 
 
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    chosen: argparse.ArgumentParser = sub.choices[name]
-    return chosen
+def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
 
 
 def _shown(action: argparse.Action) -> bool:
@@ -104,18 +103,6 @@ def _option(action: argparse.Action) -> Option:
 def profiles_command() -> str:
     """The command line that prints the profile names, as a shell runs it."""
     return join_words([*own_argv(), "completion", "--profiles"])
-
-
-def script(shell: str) -> str:
-    """The completion script for ``shell`` (one of ``SHELLS``)."""
-    from mdh_creds.cli import completion_scripts
-
-    render = {
-        "bash": completion_scripts.bash,
-        "zsh": completion_scripts.zsh,
-        "fish": completion_scripts.fish,
-    }[shell]
-    return render(commands(), root_options(), profiles_command())
 
 
 def words(items: tuple[str, ...] | list[str]) -> str:

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mdh_creds.cli.completion import Command, Option, words
+from mdh_creds.cli import completion
+from mdh_creds.cli.completion import Command, Factory, Option, words
+
+
+def script(shell: str, build: Factory) -> str:
+    """The completion script for ``shell`` (one of ``completion.SHELLS``)."""
+    render = {"bash": bash, "zsh": zsh, "fish": fish}[shell]
+    found = completion.commands(build)
+    return render(found, completion.root_options(build), completion.profiles_command())
 
 
 def _valued(options: Iterable[Option]) -> dict[str, Option]:

@@ -1,6 +1,7 @@
 """``mdh-creds completion bash|zsh|fish``: print the shell's completion script (``cli.completion``
-builds it from the command registry and the commands' own parsers). ``--profiles`` prints the
-profile names of the AWS config file, one a line: the scripts run it for ``--profile``."""
+builds it from the command line's parsers, which ``cli.main`` hands over in the context).
+``--profiles`` prints the profile names of the AWS config file, one a line: the scripts run it
+for ``--profile``."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ def run(ctx: Context) -> int:
     if shell is None:
         ctx.say("completion needs a shell: mdh-creds completion bash|zsh|fish", level="error")
         return 2
-    from mdh_creds.cli.completion import script
+    from mdh_creds.cli.completion_scripts import script
 
-    ctx.stdout.write(script(shell))
+    if ctx.parser_factory is None:  # a Context made without cli.main: nothing to describe
+        ctx.say("completion runs only from the mdh-creds command line", level="error")
+        return 1
+    ctx.stdout.write(script(shell, ctx.parser_factory))
     return 0
 
 
