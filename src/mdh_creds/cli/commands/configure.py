@@ -1,16 +1,19 @@
 """``mdh-creds configure``: write the mdh profile into the AWS config file and clear its way.
 
-It sets ``credential_process`` (the absolute command of this mdh-creds, so the AWS CLI finds it
-from any folder and ``PATH``), ``region`` and the ``mdh_*`` keys given as flags in
-``[profile P]`` (every value checked first, paths made absolute, the key file read; nothing is
-written when one is bad), warns about unknown ``mdh_*`` keys and about static keys for the same
-profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
-them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
-``--create-table``, with ``--lookup-account-id`` asks STS once, with freshly minted credentials,
-for the account id it writes as ``aws_account_id``, and names the next command to run. The steps
-that keep the key off disk (``--kms-key-id``, ``--store-passphrase``, ``--key-to-keyring``) are
-``cli.keysetup``'s. Summaries go to stderr; stdout stays empty but for the public key of a KMS
-key, the PEM to register in MDH's console.
+The profile: ``--profile``, else ``AWS_PROFILE`` as ``aws configure`` takes it, else ``mdh``
+(``[default]`` only when named). One that gets credentials another way (SSO, a role, ...) is
+refused unless ``--force`` (``settings.othersources``). It sets ``credential_process`` (the
+absolute command of this mdh-creds, so the AWS CLI finds it from any folder and ``PATH``),
+``region`` and the ``mdh_*`` keys given as flags in ``[profile P]`` (every value checked first,
+paths made absolute, the key file read; nothing is written when one is bad), warns about unknown
+``mdh_*`` keys and about static keys for the same profile in the shared credentials file, which
+botocore prefers to ``credential_process``, removes them with ``--migrate`` (after a backup),
+creates the DynamoDB cache table with ``--create-table`` (``cli.tablesetup``), with
+``--lookup-account-id`` asks STS once, with freshly minted credentials, for the account id it
+writes as ``aws_account_id``, and names the next command to run. The steps that keep the key off
+disk (``--kms-key-id``, ``--store-passphrase``, ``--key-to-keyring``) are ``cli.keysetup``'s.
+Summaries go to stderr; stdout stays empty but for the public key of a KMS key, the PEM to
+register in MDH's console.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from mdh_creds.cli import keysetup
 from mdh_creds.cli.context import Context
 from mdh_creds.cli.launcher import is_own_command, process_command
-from mdh_creds.errors import CacheUnavailable, ConfigError, MdhCredsError
+from mdh_creds.errors import ConfigError, MdhCredsError
 from mdh_creds.settings import awsconfig, values
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 from mdh_creds.settings.othersources import other_source_keys, refuse_other_source
@@ -94,7 +97,9 @@ def run(ctx: Context) -> int:
         ctx.stderr.write(f"mdh-creds: warning: {line}\n")
     _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
-        _create_table(ctx, profile)
+        from mdh_creds.cli.tablesetup import create_table
+
+        create_table(ctx, profile)
     if ctx.flags.get("lookup_account_id"):
         _write_account_id(ctx, profile, config)
     ctx.stderr.write(f"mdh-creds: {next_step(ctx, profile, keys)}\n")
@@ -291,35 +296,3 @@ def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
     account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
     write_profile(config, profile, {"aws_account_id": account_id})
     ctx.stderr.write(f"mdh-creds: wrote aws_account_id = {account_id} to profile {profile}\n")
-
-
-def _create_table(ctx: Context, profile: str) -> None:
-    from mdh_creds.aws.clients import aws_client
-    from mdh_creds.cache.dynamodb import create_table
-
-    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile}, warn_unknown=False)
-    table = settings.dynamodb_table
-    try:
-        created = create_table(aws_client("dynamodb", settings, ctx.environ), table)
-    except CacheUnavailable as exc:
-        raise ConfigError(_table_advice(ctx, settings.aws_profile, profile, exc)) from exc
-    ctx.stderr.write(
-        f"mdh-creds: created table {table}\n"
-        if created
-        else f"mdh-creds: table {table} already exists\n"
-    )
-
-
-def _table_advice(
-    ctx: Context, aws_profile: str | None, profile: str, exc: CacheUnavailable
-) -> str:
-    """The table error, with what to set: the plugin's own calls never use the mdh profile."""
-    if aws_profile:
-        return f"{exc} (through mdh_aws_profile {aws_profile})"
-    if select_profile({}, ctx.environ) == profile:
-        return (
-            f"{exc}: the plugin's own AWS calls never use the mdh profile {profile} (which "
-            "AWS_PROFILE names); set mdh_aws_profile (--aws-profile, MDH_AWS_PROFILE) to a "
-            "profile whose AWS credentials may create the table"
-        )
-    return f"{exc}: give the plugin AWS credentials with mdh_aws_profile (--aws-profile)"
