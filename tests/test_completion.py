@@ -190,3 +190,18 @@ def read_until(fd: int, marker: str, timeout: float = 30) -> str:
         if ready:
             seen += os.read(fd, 4096)
     return seen.decode(errors="replace")
+
+
+def test_completion_without_a_shell_is_a_usage_error(home: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(SCRIPT), "completion"],
+        env=home,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert (
+        done.stderr == "mdh-creds: completion needs a shell: mdh-creds completion bash|zsh|fish\n"
+    )

@@ -493,6 +493,12 @@ def test_list_shows_every_mdh_profile_and_never_exchanges(world: World) -> None:
     assert (world.emulator.count("exchange"), world.emulator.count("token")) == (exchanges, tokens)
 
 
+def test_list_with_no_mdh_profile_says_what_to_run(empty: World) -> None:
+    result = mdh_creds(empty, "list")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == f"mdh-creds: no mdh profile in {empty.config}: run mdh-creds configure\n"
+
+
 def test_a_misspelt_profile_gets_a_did_you_mean(world: World) -> None:
     result = mdh_creds(world, "process", "--profile", "mhd")
     assert result.code == 3 and result.out == ""

@@ -57,7 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give CMD no keys, only AWS_PROFILE: its SDK runs credential_process itself",
     )
     parser.add_argument(
-        "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD ...",
+        help="the command to run, after -- (none: your shell)",
     )
 
 

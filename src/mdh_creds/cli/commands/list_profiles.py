@@ -33,7 +33,7 @@ def run(ctx: Context) -> int:
         ctx.stdout.write(json.dumps({"config_file": str(config), "profiles": rows}, indent=2))
         ctx.stdout.write("\n")
     elif not rows:
-        ctx.say(f"no mdh profile in {config}: run mdh-creds configure to write one")
+        ctx.say(f"no mdh profile in {config}: run mdh-creds configure")
     else:
         ctx.stdout.write(render(rows))
     return 0
