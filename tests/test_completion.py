@@ -80,6 +80,7 @@ def bash_complete(home: dict[str, str], *words: str) -> list[str]:
         (("mdh-creds", "status", "--cache", "d"), ["dynamodb"]),
         (("mdh-creds", "completion", ""), ["bash", "zsh", "fish"]),
         (("mdh-creds", "--profile", "status", "st"), ["status"]),  # a value, not the command
+        (("mdh-creds", "exec", "--", "whoam"), ["whoami"]),  # the command exec runs
     ],
 )
 def test_bash_completes_commands_flags_choices_and_profiles(
@@ -87,7 +88,7 @@ def test_bash_completes_commands_flags_choices_and_profiles(
 ) -> None:
     found = bash_complete(home, *words)
     if words[-1]:
-        assert found == offered
+        assert list(dict.fromkeys(found)) == offered  # compgen -c: once per PATH folder
     else:
         assert set(offered) <= set(found), found
 
@@ -149,6 +150,7 @@ def test_zsh_script_parses(home: dict[str, str]) -> None:
         ("mdh-creds status --j", "mdh-creds status --json"),
         ("mdh-creds status --profile ot", "mdh-creds status --profile other"),
         ("mdh-creds completion f", "mdh-creds completion fish"),
+        ("mdh-creds exec -- whoam", "mdh-creds exec -- whoami"),
     ],
 )
 def test_zsh_completes_on_tab(home: dict[str, str], typed: str, completed: str) -> None:

@@ -54,6 +54,11 @@ def bash(commands: list[Command], root: tuple[Option, ...], profiles: str) -> st
         '    [ "$COMP_CWORD" -gt 0 ] && prev="${COMP_WORDS[COMP_CWORD-1]}"',
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
         '        case "${COMP_WORDS[i]}" in',
+        '            --) if [ "$command" = exec ]; then  # the command exec runs, then its words',
+        '                    if [ "$i" -eq $((COMP_CWORD - 1)) ]; then COMPREPLY=($(compgen -c -- '
+        '"$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi',
+        "                    return 0",
+        "                fi ;;",
         f"            {_pattern(valued)}) i=$((i + 1)) ;;",
         f'            {_pattern(c.name for c in commands)}) [ -z "$command" ] && '
         'command="${COMP_WORDS[i]}" ;;',
@@ -107,6 +112,9 @@ def zsh(commands: list[Command], root: tuple[Option, ...], profiles: str) -> str
         "  local -a items",
         "  for ((i = 2; i < CURRENT; i++)); do",
         '    case "${words[i]}" in',
+        '      --) if [[ "$command" == exec ]]; then  # the command exec runs: as if typed alone',
+        "            shift $i words; ((CURRENT -= i)); _normal; return",
+        "          fi ;;",
         f"      {_pattern(valued)}) ((i++)) ;;",
         f'      {_pattern(c.name for c in commands)}) [[ -z "$command" ]] && '
         'command="${words[i]}" ;;',
