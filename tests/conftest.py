@@ -138,8 +138,8 @@ class World:
         return Result(code, out.getvalue(), err.getvalue())
 
     def state(self, kind: str = "credentials", **extra: str) -> str | None:
-        """What ``status`` calls the cached entry of ``kind``: ``fresh``, ``stale``, ``unreadable``
-        once past its expiry (it no longer opens), or ``None`` when there is none. A whole command
+        """What ``status`` calls the cached entry of ``kind``: ``fresh``, ``stale``, ``expired``
+        (``unreadable`` when it does not open), or ``None`` when there is none. A whole command
         in this process: poll it every 0.1 s, not faster."""
         status = json.loads(self.main("status", "--json", **extra).out)
         states = [entry["state"] for entry in status["entries"] if entry["kind"] == kind]

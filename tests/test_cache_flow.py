@@ -233,7 +233,7 @@ def test_auto_falls_back_to_the_file_cache_without_a_keyring(world: World) -> No
 def test_a_cached_token_the_explorer_refuses_is_replaced_once(world: World) -> None:
     world.emulator.credential_lifetime = 4  # credentials stale after ~2.7 s; the token lasts
     assert world.main("process").code == 0
-    aged = ("stale", "unreadable")  # either way due for a refresh; past expiry it no longer opens
+    aged = ("stale", "expired")  # either way due for a refresh
     wait_for(lambda: world.state() in aged, "the cached credentials to age", every=0.1)
     world.emulator.fail("exchange", 401, times=1)  # e.g. the token was revoked
     result = world.main("process")

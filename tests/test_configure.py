@@ -136,11 +136,14 @@ def test_default_profile_uses_the_default_section(hand_made: World) -> None:
 
 
 def test_existing_credential_process_is_kept_and_a_rerun_changes_nothing(world: World) -> None:
-    world.config.write_text("[profile mdh]\r\ncredential_process = /opt/custom --x\r\n")
+    # beside mdh_* keys, another program is a wrapper of mdh-creds (alone, it is refused)
+    world.config.write_text(
+        "[profile mdh]\r\ncredential_process = /opt/custom --x\r\nmdh_scope = a\r\n"
+    )
     configure(world, "--profile", "mdh", "--retries", "2")
     expected = (
-        "[profile mdh]\r\ncredential_process = /opt/custom --x\r\nmdh_retries = 2\r\n"
-        "region = us-east-1\r\n"
+        "[profile mdh]\r\ncredential_process = /opt/custom --x\r\nmdh_scope = a\r\n"
+        "mdh_retries = 2\r\nregion = us-east-1\r\n"
     )
     assert world.config.read_bytes().decode() == expected
     err = configure(world, "--profile", "mdh", "--retries", "2")

@@ -79,15 +79,6 @@ def test_nesting_is_refused(world: World) -> None:
     assert result.err.count("\n") == 1, result.err
 
 
-@pytest.mark.parametrize("args", [(), ("--",)], ids=["nothing", "only-dashes"])
-def test_missing_command_is_a_usage_error(world: World, args: tuple[str, ...]) -> None:
-    result = world.main("exec", *args)
-    assert result.code == 2
-    assert result.err.startswith("mdh-creds: exec needs a command")
-    assert result.err.count("\n") == 1
-    assert world.emulator.count("exchange") == 0
-
-
 def test_unknown_command_exits_127(world: World) -> None:
     result = world.run("exec", "--", "mdh-creds-no-such-command")
     assert result.code == 127

@@ -4,10 +4,15 @@ right exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,12 +22,15 @@ from conftest import Result, World
 SCRIPT = Path(sys.executable).parent / "mdh-creds"
 
 
-def mdh_creds(world: World, *args: str, cwd: Path | None = None, **env: str) -> Result:
-    """The console script, as a user at a shell runs it."""
+def mdh_creds(
+    world: World, *args: str, cwd: Path | None = None, typed: str | None = None, **env: str
+) -> Result:
+    """The console script, as a user at a shell runs it (``typed``: its standard input)."""
     done = subprocess.run(
         [str(SCRIPT), *args],
         env=world.env(**env),
         cwd=cwd or world.tmp,
+        input=typed,
         capture_output=True,
         text=True,
         timeout=90,
@@ -387,3 +395,195 @@ def test_a_missing_region_is_flagged_by_status_and_exec_server(world: World) -> 
     result = world.main("exec", "--server", "--", sys.executable, "-c", "pass")
     assert result.code == 0, result.err
     assert "warning: no region for profile mdh" in result.err and "NoRegionError" in result.err
+
+
+# --- configure never takes over another profile -----------------------------------------------
+
+
+def account_flags(world: World) -> list[str]:
+    return configure_args(world)[3:]  # without --profile mdh
+
+
+@pytest.mark.parametrize(
+    ("environment", "written"),
+    [("", "mdh"), ("default", "mdh"), ("work", "work")],
+    ids=["no-AWS_PROFILE", "AWS_PROFILE=default", "AWS_PROFILE=work"],
+)
+def test_configure_without_profile_writes_a_named_profile_never_default(
+    empty: World, environment: str, written: str
+) -> None:
+    empty.config.write_text("[default]\nregion = eu-west-1\n", encoding="utf-8")
+    result = mdh_creds(empty, "configure", *account_flags(empty), AWS_PROFILE=environment)
+    assert result.code == 0, result.err
+    text = empty.config.read_text()
+    assert text.startswith("[default]\nregion = eu-west-1\n\n[profile " + written + "]\n"), text
+    assert f"credential_process = {SCRIPT} process --profile {written}\n" in text
+    assert f"mdh-creds: wrote profile {written} in {empty.config}" in result.err
+
+
+def test_configure_writes_default_only_when_named(empty: World) -> None:
+    result = mdh_creds(empty, "configure", "--profile", "default", *account_flags(empty))
+    assert result.code == 0, result.err
+    assert empty.config.read_text().startswith("[default]\ncredential_process = ")
+
+
+OTHER_SOURCES = {
+    "sso_session": "[profile mdh]\nsso_session = corp\nsso_account_id = 111122223333\n",
+    "sso_start_url": "[profile mdh]\nsso_start_url = https://corp.awsapps.com/start\n",
+    "role_arn": "[profile mdh]\nrole_arn = arn:aws:iam::111122223333:role/r\nsource_profile = b\n",
+    "source_profile": "[profile mdh]\nsource_profile = base\n",
+    "credential_source": "[profile mdh]\ncredential_source = Ec2InstanceMetadata\n",
+    "web_identity_token_file": "[profile mdh]\nweb_identity_token_file = /var/token\n",
+    "login_session": "[profile mdh]\nlogin_session = arn:aws:iam::111122223333:user/me\n",
+    "aws_access_key_id": "[profile mdh]\naws_access_key_id = AKIAEXAMPLE\n",
+    "someone else's credential_process": "[profile mdh]\ncredential_process = /opt/x --json\n",
+}
+
+
+@pytest.mark.parametrize("key", list(OTHER_SOURCES))
+def test_configure_refuses_a_profile_with_another_credential_source(empty: World, key: str) -> None:
+    before = "# mine\n" + OTHER_SOURCES[key] + "region = eu-west-1\n"
+    empty.config.write_text(before, encoding="utf-8")
+    result = mdh_creds(empty, "configure", "--profile", "mdh", *account_flags(empty))
+    assert result.code == 3, result.err
+    line = error_line(result)
+    assert result.err.count("\n") == 1
+    assert f"profile mdh in {empty.config} already gets AWS credentials another way ({key})" in line
+    assert "nothing was written" in line and "--force" in line
+    assert empty.config.read_text() == before
+    forced = mdh_creds(empty, "configure", "--profile", "mdh", "--force", *account_flags(empty))
+    assert forced.code == 0, forced.err
+    assert f"credential_process = {SCRIPT} process --profile mdh\n" in empty.config.read_text()
+    if key != "someone else's credential_process":
+        assert f"warning: --force: profile mdh keeps {key}" in forced.err
+
+
+# --- status, list, exec, did you mean ---------------------------------------------------------
+
+
+def test_status_and_list_say_expired_for_an_expired_entry(world: World) -> None:
+    world.plant_credentials(left=timedelta(minutes=-3), lifetime=timedelta(hours=1))
+    report = json.loads(mdh_creds(world, "status", "--json").out)
+    entry = next(e for e in report["entries"] if e["kind"] == "credentials")
+    assert entry["state"] == "expired", report["entries"]
+    assert -200 < entry["expires_in_seconds"] <= -180
+    human = mdh_creds(world, "status").out
+    assert re.search(r"credentials \(file\) +expired +expires \S+Z \(3 min ago\)", human), human
+    listed = json.loads(mdh_creds(world, "list", "--json").out)["profiles"]
+    assert [(p["profile"], p["state"]) for p in listed] == [("mdh", "expired")]
+    assert world.emulator.count("token") == 0
+
+
+def test_list_shows_every_mdh_profile_and_never_exchanges(world: World) -> None:
+    assert mdh_creds(world, "process").code == 0
+    exchanges, tokens = world.emulator.count("exchange"), world.emulator.count("token")
+    with world.config.open("a", encoding="utf-8") as config:
+        config.write("[profile mdh-dev]\nmdh_service_account = MyDataHelps.DEV.app\n")
+        config.write("[profile mine]\nregion = eu-west-1\n")
+        config.write("[profile wrapped]\ncredential_process = mdh-creds process --profile x\n")
+    listed = json.loads(mdh_creds(world, "list", "--json").out)
+    rows = {row["profile"]: row for row in listed["profiles"]}
+    assert list(rows) == ["mdh", "mdh-dev", "wrapped"]  # mine is not an mdh profile
+    assert rows["mdh"]["state"] == "fresh" and rows["mdh"]["kind"] == "service account"
+    assert 0 < rows["mdh"]["expires_in_seconds"] <= world.emulator.credential_lifetime
+    assert rows["mdh-dev"]["state"] == "error" and "no private key" in rows["mdh-dev"]["error"]
+    human = mdh_creds(world, "list")
+    assert human.code == 0, human.err
+    assert re.search(r"^mdh +fresh +\S+Z \(in \d+ (min|h)", human.out, re.MULTILINE), human.out
+    assert (world.emulator.count("exchange"), world.emulator.count("token")) == (exchanges, tokens)
+
+
+def test_list_with_no_mdh_profile_says_what_to_run(empty: World) -> None:
+    result = mdh_creds(empty, "list")
+    assert (result.code, result.out) == (0, "")
+    assert result.err == f"mdh-creds: no mdh profile in {empty.config}: run mdh-creds configure\n"
+
+
+def test_a_misspelt_profile_gets_a_did_you_mean(world: World) -> None:
+    result = mdh_creds(world, "process", "--profile", "mhd")
+    assert result.code == 3 and result.out == ""
+    assert result.err == (
+        f"mdh-creds: profile mhd is not in {world.config}: did you mean mdh? "
+        "(mdh-creds list shows the mdh profiles)\n"
+    )
+
+
+def test_exec_without_a_command_opens_the_users_shell(world: World) -> None:
+    typed = 'echo "key=$AWS_ACCESS_KEY_ID inside=$MDH_CREDS_EXEC profile=${AWS_PROFILE-unset}"\n'
+    for shell in ("/bin/sh", "/bin/bash"):
+        result = mdh_creds(world, "exec", typed=typed + "exit 7\n", SHELL=shell)
+        assert result.code == 7, result.err
+        key = re.fullmatch(r"key=(\S+) inside=mdh profile=unset\n", result.out)
+        assert key and key.group(1).startswith("ASIA"), result.out
+    nested = mdh_creds(world, "exec", MDH_CREDS_EXEC="mdh", SHELL="/bin/sh")
+    assert nested.code == 3
+    assert error_line(nested).endswith(
+        "already inside `mdh-creds exec` for profile mdh: exit this shell first"
+    )
+
+
+def test_exec_without_a_command_or_shell_variable_runs_bin_sh(world: World) -> None:
+    env = world.env()
+    env.pop("SHELL", None)
+    done = subprocess.run(
+        [str(SCRIPT), "exec"],
+        env=env,
+        input="echo $0 $AWS_SESSION_TOKEN\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "/bin/sh" and len(done.stdout.split()) == 2
+
+
+# --- the emulator serves an API client --------------------------------------------------------
+
+
+def emulator_banner(process: subprocess.Popen[str]) -> list[str]:
+    """The lines the emulator prints before it serves (bounded in time: a thread reads them)."""
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(x) for x in process.stdout or ()], daemon=True
+    ).start()
+    printed: list[str] = []
+    deadline = time.monotonic() + 60
+    while not printed or not printed[-1].startswith("Serving until interrupted"):
+        assert time.monotonic() < deadline, f"no banner in time: {printed}"
+        with contextlib.suppress(queue.Empty):
+            printed.append(lines.get(timeout=1).rstrip("\n"))
+    return printed
+
+
+@pytest.mark.slow
+def test_the_emulator_serves_an_api_client_with_a_profile_to_paste(empty: World) -> None:
+    secret_file = empty.tmp / "client-secret"
+    command = [sys.executable, "-m", "mdh_creds.testing.emulator", "--client-secret"]
+    process = subprocess.Popen(
+        [*command, "--secret-out", str(secret_file)],
+        env=empty.env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        printed = emulator_banner(process)
+        start = printed.index("[profile mdh-emulator-client]")
+        profile = printed[start : printed.index("", start)]
+        secret = secret_file.read_text().strip()
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        assert secret not in "\n".join(printed)  # the secret is in its file only
+        assert f'export MDH_CLIENT_SECRET="$(cat {secret_file})"' in printed
+        empty.config.write_text("\n".join(profile) + "\n", encoding="utf-8")
+        token = mdh_creds(
+            empty, "token", "--profile", "mdh-emulator-client", MDH_CLIENT_SECRET=secret
+        )
+        assert token.code == 0, token.err
+        assert len(token.out.strip()) > 20 and secret not in token.out
+        listed = mdh_creds(empty, "list", "--json", MDH_CLIENT_SECRET=secret).out
+        assert [(p["profile"], p["kind"], p["state"]) for p in json.loads(listed)["profiles"]] == [
+            ("mdh-emulator-client", "api client", "fresh")
+        ]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -52,6 +52,7 @@ COMMANDS = [
     Command("status json", ("status", "--json"), LOCAL),
     Command("iam-policy", ("iam-policy",), LOCAL, "mdh_creds.cli.commands.iam_policy"),
     Command("clear", ("clear",), LOCAL),
+    Command("list json", ("list", "--json"), LOCAL),
 ]
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, TypeVar
 
 from mdh_creds.cache.backends import CacheBackend
@@ -359,7 +359,7 @@ class CredentialBroker:
         return removed
 
     def entries(self) -> Iterator[EntryStatus]:
-        """Every entry in each tier of the cache; entries of other identities show as unreadable."""
+        """Every entry in each tier of the cache (another identity's shows as such, unopened)."""
         if self._cache is None:
             return
         tiers = getattr(self._cache, "tiers", None)  # a DynamoDB cache with its local copies
@@ -372,11 +372,27 @@ class CredentialBroker:
         own = key in (self.cred_key, self.token_key)
         entry = self._load(key, kind, backend) if own else None
         if entry is None:
-            state = "other identity" if not own else "unreadable"
-            return EntryStatus(key.kind, key.name, None, state, tier=tier)
+            return self._closed_status(key, tier, backend, own)
         window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
         state = self.state(entry, window).value
         return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
+
+    def _closed_status(
+        self, key: CacheKey, tier: str, backend: CacheBackend, own: bool
+    ) -> EntryStatus:
+        """An entry that did not open: another identity's, past its stored expiry (which the
+        backends' ``load`` treats as absent), or unreadable."""
+        if not own:
+            return EntryStatus(key.kind, key.name, None, "other identity", tier=tier)
+        expiry = getattr(backend, "expiry", None)
+        try:
+            expires = expiry(key) if callable(expiry) else None
+        except CacheError:
+            expires = None
+        if expires is None or self._clock().timestamp() < expires:
+            return EntryStatus(key.kind, key.name, None, "unreadable", tier=tier)
+        expired_at = datetime.fromtimestamp(expires, timezone.utc)
+        return EntryStatus(key.kind, key.name, expired_at, "expired", tier=tier)
 
 
 def _kind(entry: AccessToken | TemporaryCredentials) -> str:

@@ -62,3 +62,16 @@ def parse_http_date(text: str | None) -> datetime | None:
         return value.astimezone(timezone.utc)
     except OverflowError:
         return None
+
+
+def relative(seconds: int) -> str:
+    """A time from now as people say it: ``in 42 min``, ``in 1 h 5 min``, ``3 min ago``."""
+    span = abs(seconds)
+    if span < 60:
+        text = f"{span} s"
+    elif span < 3600:
+        text = f"{span // 60} min"
+    else:
+        hours, minutes = divmod(span // 60, 60)
+        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"in {text}" if seconds >= 0 else f"{text} ago"

@@ -321,6 +321,19 @@ def test_expired_entry_loads_none(harness: Harness) -> None:
     assert harness.backend.load(OTHER) is None
 
 
+def test_an_expired_entry_still_tells_its_expiry(harness: Harness, request: Any) -> None:
+    """What ``status`` shows as expired rather than unreadable."""
+    if request.node.callspec.params["make_backend"] == "dynamodb+local":
+        pytest.skip("a DynamoDB cache with local copies: status asks each of its tiers")
+    expiry = harness.backend.expiry  # type: ignore[attr-defined]
+    expires = harness.clock() + timedelta(hours=1)
+    harness.backend.save(KEY, _sealed(KEY, value=1), expires)
+    harness.clock.advance(3601)
+    assert harness.backend.load(KEY) is None
+    assert expiry(KEY) == expires.timestamp()
+    assert expiry(OTHER) is None
+
+
 def _damaged(valid: bytes) -> list[bytes]:
     flipped = valid[:-1] + bytes([valid[-1] ^ 0x01])
     cuts = sorted({0, 1, 4, 11, 12, 13, 20, len(valid) // 2, len(valid) - 1})

@@ -123,6 +123,12 @@ class DynamoDBCache:
             return None
         return found
 
+    def expiry(self, key: CacheKey) -> float | None:
+        """The stored expiry of ``key``'s item, expired or not (``None``: absent or malformed)."""
+        reply = self._request("get_item", Key=self._key(key.name), ConsistentRead=True)
+        found = _parse_item(reply.get("Item"))
+        return None if found is None else found[1]
+
     def check(self, key: CacheKey, sealed_expiry: float | None) -> None:
         """What the broker found inside the entry it last read: its local expiry as sealed, or
         ``None`` when it did not open or parse. An item that does not open, or whose stored

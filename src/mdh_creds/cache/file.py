@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
-from mdh_creds.cache.stored import SUFFIX, CacheKey, live_body, pack_entry
+from mdh_creds.cache.stored import SUFFIX, CacheKey, live_body, pack_entry, stored_expiry
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.persist import write_atomic
@@ -65,6 +65,14 @@ class FileCache:
             _log.debug("no usable cache entry %s", key.name)
             return None
         return live_body(stored, self._clock())
+
+    def expiry(self, key: CacheKey) -> float | None:
+        """The stored expiry of ``key``'s entry, expired or not (``None``: absent or no header)."""
+        try:
+            stored = read_private(self.path_for(key))
+        except OSError:
+            return None
+        return None if stored is None else stored_expiry(stored)
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         try:

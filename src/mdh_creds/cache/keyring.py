@@ -41,7 +41,13 @@ from typing import Any
 from mdh_creds.cache.choice import KEYRING_PIN_FILE, keyring_from_environ, pinned_keyring
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
-from mdh_creds.cache.stored import KEYRING_SERVICE, CacheKey, live_body, pack_entry
+from mdh_creds.cache.stored import (
+    KEYRING_SERVICE,
+    CacheKey,
+    live_body,
+    pack_entry,
+    stored_expiry,
+)
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.persist import write_atomic
@@ -183,14 +189,22 @@ class KeyringCache:
         return f"OS keyring {self.backend_path}, service {SERVICE} (index in {self.folder})"
 
     def load(self, key: CacheKey) -> bytes | None:
+        stored = self._stored(key)
+        return None if stored is None else live_body(stored, self._clock())
+
+    def expiry(self, key: CacheKey) -> float | None:
+        """The stored expiry of ``key``'s entry, expired or not (``None``: absent or no header)."""
+        stored = self._stored(key)
+        return None if stored is None else stored_expiry(stored)
+
+    def _stored(self, key: CacheKey) -> bytes | None:
         password = self._call(self._backend.get_password, SERVICE, key.name)
         if not isinstance(password, str):
             return None
         try:
-            stored = base64.b64decode(password, validate=True)
+            return base64.b64decode(password, validate=True)
         except (binascii.Error, ValueError):
             return None
-        return live_body(stored, self._clock())
 
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         value = base64.b64encode(pack_entry(sealed, expires_at)).decode("ascii")

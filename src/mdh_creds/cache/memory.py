@@ -58,6 +58,12 @@ class MemoryCache:
             return None
         return found[0]
 
+    def expiry(self, key: CacheKey) -> float | None:
+        """The expiry of ``key``'s entry, expired or not (``None`` when absent)."""
+        with self._store.guard:
+            found = self._store.entries.get(key)
+        return None if found is None else found[1].timestamp()
+
     def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
         with self._store.guard:
             self._store.entries[key] = (bytes(sealed), expires_at)

@@ -140,6 +140,14 @@ def pack_entry(sealed: bytes, expires_at: datetime) -> bytes:
     return _MAGIC + expires + bytes(sealed)
 
 
+def stored_expiry(stored: bytes) -> float | None:
+    """The expiry (Unix seconds, local clock) in the header of a stored entry; ``None`` when it
+    has no valid header. For ``status``: an entry past it is expired, not unreadable."""
+    if len(stored) < _HEADER_SIZE or stored[:4] != _MAGIC:
+        return None
+    return float(int.from_bytes(stored[4:_HEADER_SIZE], "big", signed=True))
+
+
 def live_body(stored: bytes, now: datetime | float) -> bytes | None:
     """The sealed bytes of a stored entry, or ``None`` when it is unreadable or expired.
 

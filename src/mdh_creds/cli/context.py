@@ -27,6 +27,11 @@ class Context:
     log_format: str = "text"
     # Set by ``exec`` when its child died of a signal: the console script then dies of it too.
     child_signal: int | None = None
+    # The command line's parser, knowing the options of the command named (``cli.main``'s
+    # ``build_parser``), for a command that describes the others (``completion``).
+    parser_factory: Callable[[str | None], argparse.ArgumentParser] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def flags(self) -> dict[str, Any]:

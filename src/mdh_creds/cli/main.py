@@ -215,7 +215,7 @@ def main(
     handler = logs.setup(log_format, getattr(args, "debug", False), stderr)
     started = time.monotonic()
     code, failure = 1, None
-    ctx = Context(args, environ, stdout, stderr, log_format)
+    ctx = Context(args, environ, stdout, stderr, log_format, parser_factory=build_parser)
     try:
         code, failure = _run(ctx)
     finally:

@@ -226,6 +226,15 @@ def first_run_advice(settings: Settings) -> str:
     """What to do when nothing names a service account: ``mdh-creds configure``, with an example
     (for the default profile, a profile of its own, so other AWS work keeps its credentials)."""
     profile = settings.profile
+    if not settings.profile_found:
+        from mdh_creds.settings.typos import nearest_profile
+
+        meant = nearest_profile(str(settings.config_file), profile)
+        if meant:
+            return (
+                f"profile {profile} is not in {settings.config_file}: did you mean {meant}? "
+                "(mdh-creds list shows the mdh profiles)"
+            )
     target = "mdh" if profile == "default" else profile
     where = f"{settings.config_file}" + ("" if settings.profile_found else " has no such profile")
     then = f", then use --profile {target}" if target != profile else ""

@@ -26,18 +26,35 @@ Config = dict[str, dict[str, Value]]
 
 def load_profile(path: str, profile: str) -> dict[str, str] | None:
     """The keys of the profile in an AWS config file; None if it or the file is absent."""
+    text = _read_file(path)
+    return None if text is None else parse_profile(text, profile, origin=str(path))
+
+
+def load_profiles(path: str) -> dict[str, dict[str, str]]:
+    """Every profile of an AWS config file with its plain keys, in file order (none when the
+    file is absent); ``ConfigError`` when botocore would refuse the file."""
+    text = _read_file(path)
+    if text is None:
+        return {}
+    config = read_config(text, str(path))
+    return {
+        name: {key: value for key, value in config[section].items() if isinstance(value, str)}
+        for name, section in profile_sections(config).items()
+    }
+
+
+def _read_file(path: str) -> str | None:
     if not os.path.isfile(path):  # botocore: not a regular file (a FIFO too) is no config
         return None
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+            return handle.read()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         from mdh_creds.errors import ConfigError
 
         raise ConfigError(f"cannot read the AWS config file {path}: {exc}") from None
-    return parse_profile(text, profile, origin=str(path))
 
 
 def parse_profile(text: str, profile: str, *, origin: str = "AWS config") -> dict[str, str] | None:

@@ -49,3 +49,18 @@ def warn_unknown_keys(keys: Iterable[str], where: str) -> None:
         if line not in _warned:
             _warned.add(line)
             logging.getLogger(__name__).warning("%s", line)
+
+
+def nearest_profile(config_file: str, profile: str) -> str | None:
+    """The profile of ``config_file`` that ``profile`` (absent from it) most likely meant."""
+    import difflib
+
+    from mdh_creds.errors import ConfigError
+    from mdh_creds.settings.profiles import load_profiles
+
+    try:
+        names = [name for name in load_profiles(config_file) if name != profile]
+    except ConfigError:
+        return None
+    found = difflib.get_close_matches(profile, names, n=1, cutoff=0.6)
+    return found[0] if found else None

@@ -3,17 +3,63 @@
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from mdh_creds.cli.launcher import join_words
 
-__all__ = ["PROFILE", "banner", "parse_args", "wait_for_signal"]
+__all__ = ["CLIENT_PROFILE", "PROFILE", "banner", "parse_args", "serve_client", "wait_for_signal"]
 PROFILE = "mdh-emulator"
+CLIENT_PROFILE = "mdh-emulator-client"
+
+
+class _Clients(Protocol):
+    @property
+    def client_token_url(self) -> str: ...
+
+    def register_client(
+        self, client_id: str, client_secret: str, *, scopes: Iterable[str] | None = None
+    ) -> None: ...
+
+
+def serve_client(emulator: _Clients, args: argparse.Namespace, secret_file: Path) -> str:
+    """Register an API client with a fresh secret, kept in ``secret_file`` (0600, never
+    printed); the banner of ``--client-secret`` mode: a ready-to-paste profile for it."""
+    secret = secrets.token_urlsafe(24)
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secret + "\n")
+    emulator.register_client(args.client_id, secret, scopes=[args.scope])
+    secret_var = f'export MDH_CLIENT_SECRET="$(cat {join_words([str(secret_file)])})"'
+    return "\n".join(
+        [
+            f"MDH emulator client token URL: {emulator.client_token_url}",
+            f"API client id:                 {args.client_id}",
+            f"Client secret file:            {secret_file}",
+            "",
+            "Add this to ~/.aws/config:",
+            "",
+            f"[profile {CLIENT_PROFILE}]",
+            f"mdh_client_id = {args.client_id}",
+            f"mdh_token_url = {emulator.client_token_url}",
+            f"mdh_scope = {args.scope}",
+            "",
+            "The client secret never goes in a config file: give it in the environment,",
+            "",
+            secret_var,
+            "",
+            f"Then: mdh-creds token --profile {CLIENT_PROFILE}",
+            "",
+            "Serving until interrupted (Ctrl-C).",
+        ]
+    )
 
 
 def banner(token_url: str, exchange_url: str, args: argparse.Namespace, key_file: Path) -> str:
@@ -79,6 +125,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--key-out", type=Path, help="where to write the private key (0600)")
     parser.add_argument("--credential-lifetime", type=int, default=3600, help="seconds")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
+    parser.add_argument(
+        "--client-secret",
+        action="store_true",
+        help="serve an API client (client id and secret, the client-credentials grant of the "
+        "older token SDK) and print a profile for it instead",
+    )
+    parser.add_argument("--client-id", default="mdh-emulator-client", help="the API client id")
+    parser.add_argument("--scope", default="api", help="the scope the API client may ask for")
+    parser.add_argument("--secret-out", type=Path, help="where to write the client secret (0600)")
     parser.add_argument(
         "--moto",
         metavar="URL",

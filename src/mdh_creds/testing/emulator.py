@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, overload
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from mdh_creds.testing._cli import banner, parse_args, wait_for_signal
+from mdh_creds.testing._cli import banner, parse_args, serve_client, wait_for_signal
 from mdh_creds.testing._endpoints import CLIENT_TOKEN_PATH, LEGACY_PATH, TOKEN_PATH, explorer_path
 from mdh_creds.testing._handlers import EmulatorServer
 from mdh_creds.testing._models import (
@@ -271,7 +271,8 @@ def _default_error_body(status: int) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Generate a key, register one account, print a profile and serve until signalled.
+    """Generate a key, register one account, print a profile and serve until signalled
+    (with ``--client-secret``: register an API client and print its profile instead).
 
     Without ``--key-out`` the key goes to a temporary directory removed on exit; with
     ``--moto URL`` every exchange mints the keys of a new IAM user on that moto server.
@@ -291,9 +292,14 @@ def main(argv: list[str] | None = None) -> int:
 
             emulator.minter = moto_iam_minter(args.moto)
         with emulator:
+            if args.client_secret:  # an API client's secret, in a file like the key
+                secret_file = (args.secret_out or Path(scratch) / "client-secret").resolve()
+                text = serve_client(emulator, args, secret_file)
+            else:
+                text = banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file)
 
             def ready() -> None:  # printed once SIGTERM is handled: callers may send it next
-                print(banner(emulator.token_url, emulator.legacy_exchange_url, args, key_file))
+                print(text)
                 sys.stdout.flush()
 
             wait_for_signal(ready)

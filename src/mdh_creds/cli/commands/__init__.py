@@ -19,15 +19,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "print the access token (MDH REST API, or the client-secret API of the profile)",
     ),
     "export": ("export", "print credentials for a shell or a file"),
-    "exec": ("exec", "run CMD with the credentials in its environment"),
+    "exec": ("exec", "run CMD (or your shell) with the credentials in its environment"),
     "serve": ("serve", "serve credentials to SDKs on a local endpoint until stopped"),
     "status": (
         "status",
         "show settings with their sources, the cache, its entries and what to fix",
     ),
+    "list": ("list_profiles", "list the mdh profiles with the state of their cached credentials"),
     "clear": ("clear", "remove cached entries"),
     "configure": ("configure", "write or update the profile in the AWS config file"),
     "iam-policy": ("iam_policy", "print the least-privilege IAM policy for these settings"),
+    "completion": ("completion", "print a completion script for bash, zsh or fish"),
 }
 
 

@@ -1,16 +1,19 @@
 """``mdh-creds configure``: write the mdh profile into the AWS config file and clear its way.
 
-It sets ``credential_process`` (the absolute command of this mdh-creds, so the AWS CLI finds it
-from any folder and ``PATH``), ``region`` and the ``mdh_*`` keys given as flags in
-``[profile P]`` (every value checked first, paths made absolute, the key file read; nothing is
-written when one is bad), warns about unknown ``mdh_*`` keys and about static keys for the same
-profile in the shared credentials file, which botocore prefers to ``credential_process``, removes
-them with ``--migrate`` (after a backup), creates the DynamoDB cache table with
-``--create-table``, with ``--lookup-account-id`` asks STS once, with freshly minted credentials,
-for the account id it writes as ``aws_account_id``, and names the next command to run. The steps
-that keep the key off disk (``--kms-key-id``, ``--store-passphrase``, ``--key-to-keyring``) are
-``cli.keysetup``'s. Summaries go to stderr; stdout stays empty but for the public key of a KMS
-key, the PEM to register in MDH's console.
+The profile: ``--profile``, else ``AWS_PROFILE`` as ``aws configure`` takes it, else ``mdh``
+(``[default]`` only when named). One that gets credentials another way (SSO, a role, ...) is
+refused unless ``--force`` (``settings.othersources``). It sets ``credential_process`` (the
+absolute command of this mdh-creds, so the AWS CLI finds it from any folder and ``PATH``),
+``region`` and the ``mdh_*`` keys given as flags in ``[profile P]`` (every value checked first,
+paths made absolute, the key file read; nothing is written when one is bad), warns about unknown
+``mdh_*`` keys and about static keys for the same profile in the shared credentials file, which
+botocore prefers to ``credential_process``, removes them with ``--migrate`` (after a backup),
+creates the DynamoDB cache table with ``--create-table`` (``cli.tablesetup``), with
+``--lookup-account-id`` asks STS once, with freshly minted credentials, for the account id it
+writes as ``aws_account_id``, and names the next command to run. The steps that keep the key off
+disk (``--kms-key-id``, ``--store-passphrase``, ``--key-to-keyring``) are ``cli.keysetup``'s.
+Summaries go to stderr; stdout stays empty but for the public key of a KMS key, the PEM to
+register in MDH's console.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from typing import Any
 from mdh_creds.cli import keysetup
 from mdh_creds.cli.context import Context
 from mdh_creds.cli.launcher import is_own_command, process_command
-from mdh_creds.errors import CacheUnavailable, ConfigError, MdhCredsError
+from mdh_creds.errors import ConfigError, MdhCredsError
 from mdh_creds.settings import awsconfig, values
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
+from mdh_creds.settings.othersources import other_source_keys, refuse_other_source
 from mdh_creds.settings.profiles import parse_profile, profile_section
 from mdh_creds.settings.sources import select_profile
 from mdh_creds.settings.specs import SPECS
@@ -36,6 +40,8 @@ from mdh_creds.settings.typos import unknown_key_warnings
 _NAME_FORBIDDEN = frozenset("[]'\"\\")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 DEFAULT_REGION = "us-east-1"  # where the MDH Export Explorer's data lives
+PROCESS_KEY = "credential_process"
+DEFAULT_PROFILE = "mdh"  # never [default] unless named: it may hold the user's own credentials
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,12 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="find the account id (one STS GetCallerIdentity) and write it as aws_account_id",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        default=None,
+        help="write into a profile that gets credentials another way (SSO, a role, web "
+        "identity, aws login, static keys, another credential_process); refused without it",
+    )
     keysetup.add_arguments(parser)
 
 
 def run(ctx: Context) -> int:
-    profile = select_profile(ctx.flags, ctx.environ)
+    profile = configure_profile(ctx.flags, ctx.environ)
     check_profile_name(profile)
+    _refuse_other_source(ctx, profile, force=bool(ctx.flags.get("force")))
     wanted = setting_values(ctx.flags)
     key = keysetup.check_key_file(ctx, profile, wanted.get("mdh_private_key_file"))
     region = parse_region(ctx.flags.get("region"))
@@ -83,11 +97,36 @@ def run(ctx: Context) -> int:
         ctx.stderr.write(f"mdh-creds: warning: {line}\n")
     _handle_static_keys(ctx, profile, shadowing)
     if ctx.flags.get("create_table"):
-        _create_table(ctx, profile)
+        from mdh_creds.cli.tablesetup import create_table
+
+        create_table(ctx, profile)
     if ctx.flags.get("lookup_account_id"):
         _write_account_id(ctx, profile, config)
     ctx.stderr.write(f"mdh-creds: {next_step(ctx, profile, keys)}\n")
     return 0
+
+
+def configure_profile(flags: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+    """``--profile``, else ``AWS_PROFILE`` (then ``AWS_DEFAULT_PROFILE``), as ``aws configure``
+    chooses, else ``mdh``: ``default`` only when ``--profile default`` names it."""
+    if flags.get("profile"):
+        return str(flags["profile"])
+    named = select_profile({}, environ)
+    return named if named != "default" else DEFAULT_PROFILE
+
+
+def _refuse_other_source(ctx: Context, profile: str, *, force: bool) -> None:
+    """Exit 3 for a profile that gets credentials another way; with ``--force``, a warning."""
+    config = config_file_path(ctx.environ)
+    keys = parse_profile(awsconfig.read_text(config) or "", profile, origin=str(config)) or {}
+    if not force:
+        refuse_other_source(keys, profile, str(config), is_own_command)
+    elif found := [k for k in other_source_keys(keys, is_own_command) if k != PROCESS_KEY]:
+        ctx.say(
+            f"--force: profile {profile} keeps {', '.join(found)}: botocore may take its "
+            "credentials from those, not from mdh-creds (remove them by hand)",
+            level="warning",
+        )
 
 
 def check_profile_name(profile: str) -> None:
@@ -149,7 +188,8 @@ def write_profile(
     drop: tuple[str, ...] = (),
 ) -> tuple[bool, dict[str, str]]:
     """Set ``wanted`` in the profile, with this mdh-creds as its ``credential_process`` (a
-    command of someone else's is kept) and a region; ``(changed, the profile's keys after)``.
+    command of someone else's beside ``mdh_*`` keys, a wrapper, is kept) and a region;
+    ``(changed, the profile's keys after)``.
     An API client's profile (``mdh_client_id``) gets no ``credential_process``: it holds a
     token, not AWS credentials."""
     old = awsconfig.read_text(config)
@@ -158,7 +198,8 @@ def write_profile(
     keys: dict[str, str] = {}
     existing = current.get("credential_process")
     api_client = "mdh_client_id" in wanted or "mdh_client_id" in current
-    if not api_client and (not existing or is_own_command(existing)):
+    wrapper = any(key.startswith("mdh_") for key in current)  # a wrapper of mdh-creds: kept
+    if not api_client and (not existing or not wrapper or is_own_command(existing)):
         keys["credential_process"] = process_command(profile)
     keys.update(wanted)
     if region or not current.get("region"):
@@ -255,35 +296,3 @@ def _write_account_id(ctx: Context, profile: str, config: Path) -> None:
     account_id = lookup_account_id(make_broker(ctx, settings).get_credentials(), settings)
     write_profile(config, profile, {"aws_account_id": account_id})
     ctx.stderr.write(f"mdh-creds: wrote aws_account_id = {account_id} to profile {profile}\n")
-
-
-def _create_table(ctx: Context, profile: str) -> None:
-    from mdh_creds.aws.clients import aws_client
-    from mdh_creds.cache.dynamodb import create_table
-
-    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": profile}, warn_unknown=False)
-    table = settings.dynamodb_table
-    try:
-        created = create_table(aws_client("dynamodb", settings, ctx.environ), table)
-    except CacheUnavailable as exc:
-        raise ConfigError(_table_advice(ctx, settings.aws_profile, profile, exc)) from exc
-    ctx.stderr.write(
-        f"mdh-creds: created table {table}\n"
-        if created
-        else f"mdh-creds: table {table} already exists\n"
-    )
-
-
-def _table_advice(
-    ctx: Context, aws_profile: str | None, profile: str, exc: CacheUnavailable
-) -> str:
-    """The table error, with what to set: the plugin's own calls never use the mdh profile."""
-    if aws_profile:
-        return f"{exc} (through mdh_aws_profile {aws_profile})"
-    if select_profile({}, ctx.environ) == profile:
-        return (
-            f"{exc}: the plugin's own AWS calls never use the mdh profile {profile} (which "
-            "AWS_PROFILE names); set mdh_aws_profile (--aws-profile, MDH_AWS_PROFILE) to a "
-            "profile whose AWS credentials may create the table"
-        )
-    return f"{exc}: give the plugin AWS credentials with mdh_aws_profile (--aws-profile)"

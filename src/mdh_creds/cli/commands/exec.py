@@ -6,9 +6,10 @@ the variables rather than resolving the profile again. ``exec`` supervises it
 (``cli.supervisor``): every signal that can be passed on reaches it once (one the terminal
 already sent to it is not sent again), orphans are reaped when ``exec`` is a container's PID 1,
 and it gets SIGTERM if ``exec`` is killed. Its exit code becomes ours; when a signal ended it,
-the console script dies of the same signal. 127: CMD not found; 126: CMD cannot be run; 2: no
-CMD. Static keys expire: when the child is still running at that moment, one line on stderr
-says so and names ``exec --server``.
+the console script dies of the same signal. 127: CMD not found; 126: CMD cannot be run. With
+no CMD it opens the user's shell (``$SHELL``, else ``/bin/sh``), as aws-vault does
+(``MDH_CREDS_EXEC`` tells a prompt it is inside). Static keys expire: when the child is still
+running at that moment, one line on stderr says so and names ``exec --server``.
 
 ``--server``: the child gets ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` and
 ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` of an endpoint that lives as long as it (``server/``), the
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 EXEC_VARIABLE = "MDH_CREDS_EXEC"
 REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SECURITY_TOKEN", GUARD_VARIABLE)
-USAGE = "mdh-creds: exec needs a command: mdh-creds exec [--profile P] -- CMD [ARGS...]\n"
+EPILOG = "With no CMD, exec opens your shell ($SHELL, else /bin/sh) with the credentials."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,20 +57,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="give CMD no keys, only AWS_PROFILE: its SDK runs credential_process itself",
     )
     parser.add_argument(
-        "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to run, after --"
+        "argv",
+        nargs=argparse.REMAINDER,
+        metavar="-- CMD ...",
+        help="the command to run, after -- (none: your shell)",
     )
 
 
 def run(ctx: Context) -> int:
     argv = command_line(getattr(ctx.args, "argv", None))
-    if not argv:
-        ctx.stderr.write(USAGE)
-        return 2
     inside = ctx.environ.get(EXEC_VARIABLE)
     if inside:
-        raise ConfigError(
-            f"already inside `mdh-creds exec` for profile {inside}: run {argv[0]} directly"
-        )
+        what = f"run {argv[0]} directly" if argv else "exit this shell first"
+        raise ConfigError(f"already inside `mdh-creds exec` for profile {inside}: {what}")
+    argv = argv or [user_shell(ctx.environ)]
     settings = load_settings(ctx)
     if ctx.flags.get("server"):
         return exec_with_server(ctx, settings, argv)
@@ -78,6 +79,13 @@ def run(ctx: Context) -> int:
     creds = make_broker(ctx, settings).get_credentials()
     env = child_environment(ctx.environ, to_environment(creds, settings.region), settings.profile)
     return run_child(ctx, argv, env, expires_at=creds.local_expires_at.timestamp())
+
+
+def user_shell(environ: Mapping[str, str]) -> str:
+    """The shell ``exec`` opens when given no command: ``$SHELL``, else the system's."""
+    if os.name == "nt":
+        return environ.get("COMSPEC") or "cmd.exe"
+    return environ.get("SHELL") or "/bin/sh"
 
 
 def exec_with_server(ctx: Context, settings: Settings, argv: list[str]) -> int:

@@ -14,7 +14,7 @@ from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
 from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
 from mdh_creds.cli.launcher import check_process
-from mdh_creds.clock import to_timestamp, utc_now
+from mdh_creds.clock import relative, to_timestamp, utc_now
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import printable, redact
 from mdh_creds.settings.awsconfig import find_shadowing_keys
@@ -195,19 +195,6 @@ def no_region_warning(settings: Settings) -> str:
         f"no region: set region in profile {settings.profile} of {settings.config_file} (or "
         "AWS_REGION): the AWS CLI and SDKs need one (MDH's Export Explorer is in us-east-1)"
     )
-
-
-def relative(seconds: int) -> str:
-    """A time from now as people say it: ``in 42 min``, ``in 1 h 5 min``, ``3 min ago``."""
-    span = abs(seconds)
-    if span < 60:
-        text = f"{span} s"
-    elif span < 3600:
-        text = f"{span // 60} min"
-    else:
-        hours, minutes = divmod(span // 60, 60)
-        text = f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
 def shadowing_warnings(ctx: Context, settings: Settings) -> list[str]:
