@@ -52,13 +52,19 @@ def _metavar(action: argparse.Action) -> str:
     return action.dest.upper() if action.option_strings else action.dest
 
 
+def _positional(action: argparse.Action) -> str:
+    return action.metavar if isinstance(action.metavar, str) else action.dest
+
+
 def _option_lines(actions: list[argparse.Action], prog: str) -> list[str]:
     lines = []
     for action in actions:
         if action.help is argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
             continue
-        shown = ", ".join(f"`{s}`" for s in action.option_strings) or f"`{_metavar(action)}`"
-        metavar = _metavar(action) if action.option_strings else ""
+        shown = ", ".join(f"`{s}`" for s in action.option_strings) or f"`{_positional(action)}`"
+        metavar = _metavar(action)
+        if not action.option_strings:  # a positional: its name, then its choices if any
+            metavar = metavar if action.choices is not None and metavar != shown[1:-1] else ""
         if metavar:
             shown += f" `{metavar}`"
         lines.append(f"- {shown}: {_md(_expanded_help(action, prog))}")
