@@ -329,3 +329,15 @@ def test_two_machines_share_one_run_through_the_dynamodb_tier(
     second = wrapped.run("--name", "fleet", MDH_CACHE_DIR=str(other), **table)
     assert second.returncode == 0, second.stderr
     assert second.stdout == first.stdout and wrapped.runs == 1
+
+
+@pytest.mark.parametrize("mode", ["ok", "fail"])
+def test_debug_logs_hold_no_secret(wrapped: Wrapped, mode: str) -> None:
+    if mode == "fail":
+        wrapped.plant(left=timedelta(minutes=5), lifetime=timedelta(hours=1))
+    miss = wrapped.run("--debug", WRAP_MODE=mode)
+    hit = wrapped.run("--debug", WRAP_MODE=mode)
+    assert miss.returncode == hit.returncode == 0, miss.stderr
+    assert "mdh-creds: DEBUG: " in miss.stderr
+    for value in (SECRET, TOKEN, "planted-wrapped-secret", "planted-wrapped-token"):
+        assert value not in miss.stderr + hit.stderr

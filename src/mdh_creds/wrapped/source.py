@@ -11,6 +11,7 @@ time, 3 for one that cannot be started (a missing program names what to fix).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,9 @@ class CommandMissing(ExchangeRejected):
     """The wrapped command cannot be started (not found, not executable): a setting to fix."""
 
     exit_code = 3
+
+
+_log = logging.getLogger(__name__)
 
 
 def shown(argv: Sequence[str]) -> str:
@@ -75,6 +79,7 @@ class CommandSource:
 
     def _run(self) -> bytes:
         name = shown(self.argv)
+        _log.debug("running the wrapped command %s (timeout %g s)", name, self.timeout)
         try:
             done = subprocess.run(
                 self.argv,

@@ -11,6 +11,7 @@ follows. Its settings come from flags and ``MDH_*`` variables only, never from a
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="the entry's name (default: a digest of CMD)")
     parser.add_argument(
         "--command-timeout",
-        type=values.bounded_float(0.1, 3600.0),
+        type=_checked(values.bounded_float(0.1, 3600.0)),
         default=None,
         metavar="SECONDS",
         help=f"how long CMD may take (default {DEFAULT_COMMAND_TIMEOUT:g})",
     )
     parser.add_argument(
         "--default-lifetime",
-        type=values.bounded_int(60, 43_200),
+        type=_checked(values.bounded_int(60, 43_200)),
         default=None,
         metavar="SECONDS",
         help="how long to keep credentials CMD prints with no Expiration (default: refuse them)",
@@ -57,6 +58,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to wrap"
     )
+
+
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse`` with its message in argparse's usage error (``... SECONDS: not a number``)."""
+
+    def check(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return check
 
 
 def run(ctx: Context) -> int:
