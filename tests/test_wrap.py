@@ -207,6 +207,9 @@ def test_long_term_keys_are_kept_for_the_default_lifetime(wrapped: Wrapped) -> N
     assert timedelta(minutes=58) < left <= timedelta(hours=1)
     again = wrapped.run("--default-lifetime", "3600", WRAP_DROP="Expiration,SessionToken")
     assert again.stdout == result.stdout and wrapped.runs == 1
+    full = wrapped.run("--default-lifetime", "3600", "--debug", WRAP_DROP="Expiration,SessionToken")
+    assert full.stdout == result.stdout and "cache hit" in full.stderr  # the full command's hit
+    assert wrapped.runs == 1
 
 
 def test_a_missing_command_is_a_setting_to_fix(wrapped: Wrapped) -> None:
