@@ -6,6 +6,7 @@ The wrapped command is a counting script written at test time: it prints credent
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -344,3 +345,47 @@ def test_debug_logs_hold_no_secret(wrapped: Wrapped, mode: str) -> None:
     assert "mdh-creds: DEBUG: " in miss.stderr
     for value in (SECRET, TOKEN, "planted-wrapped-secret", "planted-wrapped-token"):
         assert value not in miss.stderr + hit.stderr
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--name", "p"],
+        ["--name=p"],
+        ["--command-timeout", "5", "--name", "p"],
+        ["--default-lifetime=600"],
+    ],
+)
+def test_the_fast_path_answers_as_the_full_command(wrapped: Wrapped, options: list[str]) -> None:
+    from mdh_creds.cli.wrap_fastpath import try_serve
+
+    first = wrapped.run(*options, "--debug")  # --debug: the full command fills the cache
+    assert first.returncode == 0 and "cache miss" in first.stderr, first.stderr
+    out = io.StringIO()
+    assert try_serve(["wrap", *options, "--", *wrapped.command], wrapped.env(), out) == 0
+    assert out.getvalue() == first.stdout and wrapped.runs == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--command-timeout", "x"],
+        ["--status"],
+        ["--debug"],
+        ["--force-refresh"],
+        ["--no-cache"],
+        ["--cache", "none"],
+        ["--name", "other"],
+    ],
+)
+def test_the_fast_path_leaves_the_rest_to_the_full_command(
+    wrapped: Wrapped, options: list[str]
+) -> None:
+    from mdh_creds.cli.wrap_fastpath import try_serve
+
+    assert wrapped.run().returncode == 0
+    out = io.StringIO()
+    assert try_serve(["wrap", *options, "--", *wrapped.command], wrapped.env(), out) is None
+    assert out.getvalue() == ""
+    assert try_serve(["wrap", "--", *wrapped.command], wrapped.env(MDH_CACHE="none"), out) is None
