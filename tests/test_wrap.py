@@ -240,7 +240,10 @@ def test_without_a_command_is_a_usage_error(wrapped: Wrapped) -> None:
 
 
 def test_status_says_where_the_sealing_key_is_kept(wrapped: Wrapped) -> None:
-    assert wrapped.run("--status").returncode == 1  # nothing cached yet
+    before = wrapped.run("--status")
+    assert before.returncode == 1  # nothing cached yet, and no key made just to look
+    assert "sealing key: none yet" in before.stdout
+    assert not (wrapped.cache / "wrap-sealing.key").exists() and wrapped.runs == 0
     assert wrapped.run("--name", "corp").returncode == 0
     shown = wrapped.run("--name", "corp", "--status")
     assert shown.returncode == 0, shown.stderr

@@ -53,6 +53,11 @@ def read_key_file(folder: str) -> bytes | None:
     return parse_key(found[0])
 
 
+def find_sealing_key(folder: str, environ: Mapping[str, str]) -> tuple[bytes, str] | None:
+    """The key and where it is kept, or ``None`` when none has been made yet."""
+    return _existing(folder, environ)
+
+
 def load_sealing_key(folder: str, environ: Mapping[str, str]) -> tuple[bytes, str]:
     """The key, and where it is kept (for ``status``); made once when there is none.
     Raises ``CacheUnavailable`` when the folder cannot hold a key file either."""

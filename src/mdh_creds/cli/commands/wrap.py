@@ -21,6 +21,8 @@ from mdh_creds.settings import values
 
 if TYPE_CHECKING:
     from mdh_creds.broker import CredentialBroker, Exchange
+    from mdh_creds.cache.backends import CacheBackend
+    from mdh_creds.crypto import Sealer
     from mdh_creds.settings.model import Settings
 
 USAGE = "mdh-creds: wrap needs a command after --: mdh-creds wrap [--name N] -- CMD ...\n"
@@ -109,32 +111,15 @@ def _settings(ctx: Context) -> Settings:
 def _broker(ctx: Context, settings: Settings, argv: list[str]) -> tuple[CredentialBroker, str]:
     """The broker for the wrapped command, and where its sealing key is kept."""
     from mdh_creds.broker import CredentialBroker, Policy
-    from mdh_creds.clock import utc_now
-    from mdh_creds.crypto import Sealer
-    from mdh_creds.errors import CacheUnavailable
-    from mdh_creds.factory import build_cache
     from mdh_creds.freshness import SDK_MIN_LEFT
     from mdh_creds.wrapped.identity import wrap_identity
-    from mdh_creds.wrapped.keys import load_sealing_key
     from mdh_creds.wrapped.source import CommandSource
 
     timeout = ctx.flags.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)
     source = CommandSource(
         argv, ctx.environ, timeout=timeout, default_lifetime=ctx.flags.get("default_lifetime")
     )
-    cache = (
-        None
-        if ctx.flags.get("no_cache")
-        else build_cache(settings, ctx.environ, utc_now, timeout + 5)
-    )
-    sealer, where = None, "none (nothing is cached)"
-    if cache is not None:
-        try:
-            key, where = load_sealing_key(str(settings.cache_folder(ctx.environ)), ctx.environ)
-            sealer = Sealer.from_entry_key(key)
-        except CacheUnavailable as exc:
-            ctx.say(f"no sealing key, continuing without a cache: {exc}", level="warning")
-            cache = None
+    cache, sealer, where = _sealed_cache(ctx, settings, timeout)
     policy = Policy(
         refresh_window=timedelta(seconds=settings.refresh_window),
         lock_timeout=2 * timeout + 10,
@@ -150,6 +135,36 @@ def _broker(ctx: Context, settings: Settings, argv: list[str]) -> tuple[Credenti
         source=source,
     )
     return broker, where
+
+
+def _sealed_cache(
+    ctx: Context, settings: Settings, timeout: float
+) -> tuple[CacheBackend | None, Sealer | None, str]:
+    """The cache, the sealer of its wrapped entries, and where the key is kept. ``--status``
+    only looks for the key; a run makes it when there is none."""
+    from mdh_creds.clock import utc_now
+    from mdh_creds.crypto import Sealer
+    from mdh_creds.errors import CacheUnavailable
+    from mdh_creds.factory import build_cache
+    from mdh_creds.wrapped.keys import find_sealing_key, load_sealing_key
+
+    if ctx.flags.get("no_cache"):
+        return None, None, "none (nothing is cached)"
+    cache = build_cache(settings, ctx.environ, utc_now, timeout + 5)
+    if cache is None:
+        return None, None, "none (nothing is cached)"
+    folder = str(settings.cache_folder(ctx.environ))
+    try:
+        if ctx.flags.get("status"):
+            found = find_sealing_key(folder, ctx.environ)
+            if found is None:
+                return cache, None, "none yet (the first run makes one)"
+        else:
+            found = load_sealing_key(folder, ctx.environ)
+    except CacheUnavailable as exc:
+        ctx.say(f"no sealing key, continuing without a cache: {exc}", level="warning")
+        return None, None, "none (nothing is cached)"
+    return cache, Sealer.from_entry_key(found[0]), found[1]
 
 
 def _no_exchange() -> Exchange:
