@@ -3,7 +3,8 @@
 It handles ``wrap [--name N] [--command-timeout S] [--default-lifetime S] -- CMD ...`` with the
 settings from the environment only (as the full command reads them: ``settings.sources``), the
 file cache, a DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service; the
-sealing key from its key file or a pinned Secret Service (``wrapped.keys``); and a fresh entry.
+sealing key from its key file or a pinned Secret Service (``wrapped.keys``), or a KMS key's kept
+sealing material (``cache.material``); and a fresh entry.
 Anything else returns ``None`` and the full command runs, which gives the same answer (and every
 error message). Names, paths and freshness come from the functions the full command uses.
 """
@@ -14,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from mdh_creds.cache.material import load_material, material_path
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey, live_body
 from mdh_creds.cli.fastpath import (
     _hit_line,
@@ -87,12 +89,16 @@ def parse_command_line(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 
 def _sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
+    if settings["kms_key_id"]:
+        material = load_material(material_path(environ, settings["kms_key_id"]))
+        if material is None:
+            raise _NotHere("no sealing material kept: the full command asks KMS")
+        return Sealer.for_kms_material(material)
     key = read_key_file(folder)
     if key is None and _pinned_secret_service(environ, folder):
         key = parse_key(_secret_service_item(KEYRING_NAME))
     if key is None:
         raise _NotHere("no sealing key at hand: the full command finds or makes it")
-    del settings
     return Sealer.from_entry_key(key)
 
 

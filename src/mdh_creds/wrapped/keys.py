@@ -8,9 +8,11 @@ There is no service-account key to derive it from, so it is kept apart from the 
 3. else a new key file is written (0600, atomically).
 
 A key is made under a file lock, so concurrent first runs agree on one. Several machines that
-share a DynamoDB table share entries only when they hold the same key: copy one key file (0600)
-into each machine's cache folder. Light at import: the cache-hit fast path reads the key with
-``read_key_file`` and ``KEYRING_NAME``.
+share a DynamoDB table share entries only when they hold the same key: a KMS key's sealing
+material (``wrap --kms-key-id``, the command's concern) or one key file copied to each.
+
+Light at import: the cache-hit fast path reads the key with ``read_key_file`` and
+``KEYRING_NAME``.
 """
 
 from __future__ import annotations

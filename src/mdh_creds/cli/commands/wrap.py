@@ -4,7 +4,8 @@ It is itself a credential_process: ``credential_process = mdh-creds wrap --name 
 CMD runs only when the cache holds no fresh entry, once for every process waiting on it; the
 entry is sealed with a key of its own (``wrapped.keys``) and refreshed by the rule ``process``
 follows. Its settings come from flags and ``MDH_*`` variables only, never from a profile:
-``--cache``, ``--cache-dir``, ``--dynamodb-table``, ``--refresh-window``, ``--aws-profile``.
+``--cache``, ``--cache-dir``, ``--dynamodb-table``, ``--refresh-window``, ``--aws-profile``, and
+``--kms-key-id`` for a fleet's sealing key.
 ``--status`` shows the entry, the cache and where the sealing key is kept.
 """
 
@@ -154,6 +155,8 @@ def _sealed_cache(
     if cache is None:
         return None, None, "none (nothing is cached)"
     folder = str(settings.cache_folder(ctx.environ))
+    if settings.kms_key_id:
+        return cache, *_kms_sealer(ctx, settings)
     try:
         if ctx.flags.get("status"):
             found = find_sealing_key(folder, ctx.environ)
@@ -165,6 +168,17 @@ def _sealed_cache(
         ctx.say(f"no sealing key, continuing without a cache: {exc}", level="warning")
         return None, None, "none (nothing is cached)"
     return cache, Sealer.from_entry_key(found[0]), found[1]
+
+
+def _kms_sealer(ctx: Context, settings: Settings) -> tuple[Sealer, str]:
+    """A fleet's key: KMS's signature over a fixed message (``mdh_kms_key_id``), the same on
+    every machine that may call ``kms:Sign`` with the key, kept 0600 outside the cache folder."""
+    from mdh_creds.cache.material import material_path
+    from mdh_creds.mdh.kms_key import kms_account_key
+
+    key = kms_account_key(settings, ctx.environ)
+    where = material_path(ctx.environ, key.kms.key_id)
+    return key.sealer(), f"KMS key {key.kms.key_id} (its sealing material kept in {where})"
 
 
 def _no_exchange() -> Exchange:
