@@ -420,3 +420,40 @@ def test_a_fleet_shares_entries_through_a_kms_sealing_key(
         shown = wrapped.run("--name", "fleet", "--status", **machine_env)
         assert f"sealing key: KMS key {key_id}" in shown.stdout, shown.stdout + shown.stderr
     assert outputs[0] == outputs[1] and wrapped.runs == 1
+
+
+GUARD_SCRIPT = """\
+#!/bin/sh
+# Bounds the depth whatever happens (a loop must not grow without end), and records it.
+depth=$(( ${WRAP_DEPTH:-0} + 1 ))
+echo "$depth" >> "$WRAP_DEPTHS"
+[ "$depth" -gt 4 ] && exit 1
+WRAP_DEPTH=$depth exec "$@"
+"""
+
+
+@pytest.mark.slow
+def test_a_cache_client_that_would_run_the_same_wrap_is_refused_at_once(
+    wrapped: Wrapped, moto: Any, dynamodb_table: tuple[Any, str]
+) -> None:
+    guard, depths = wrapped.tmp / "guard.sh", wrapped.tmp / "depths"
+    guard.write_text(GUARD_SCRIPT, encoding="utf-8")
+    guard.chmod(0o700)
+    wrap = [str(guard), console_script(), "wrap", "--", *wrapped.command]
+    config = wrapped.tmp / "config"  # the default profile is this very wrap
+    config.write_text(f"[default]\ncredential_process = {' '.join(wrap)}\n", encoding="utf-8")
+    env = wrapped.env(
+        MDH_CACHE="dynamodb",
+        MDH_DYNAMODB_TABLE=dynamodb_table[1],
+        AWS_ENDPOINT_URL=moto.url,
+        AWS_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(wrapped.tmp / "credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+        WRAP_DEPTHS=str(depths),
+    )
+    done = subprocess.run(wrap, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["AccessKeyId"] == KEY_ID
+    assert depths.read_text().split() == ["1", "2"]  # the wrap beneath refused at once
+    assert "cache unavailable" in done.stderr and wrapped.runs == 1

@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from mdh_creds.clock import Clock, parse_timestamp, utc_now
@@ -40,6 +41,34 @@ def shown(argv: Sequence[str]) -> str:
     return printable(os.path.basename(argv[0]))[:80] if argv else "?"
 
 
+def refuse_loop(environ: Mapping[str, str], argv: Sequence[str]) -> None:
+    """Exit 3 when this same wrap is already running above this process (a profile that wraps
+    itself, or whose cache's own AWS client resolves credentials through it)."""
+    if in_chain(environ.get(CHAIN_VARIABLE, ""), argv):
+        raise ConfigError(
+            f"the wrapped command {shown(argv)} runs this same wrap again (a loop): wrap a "
+            "command that does not use the profile that wraps it, and give the cache's own "
+            "AWS client another profile (--aws-profile)"
+        )
+
+
+@contextmanager
+def chained(argv: Sequence[str]) -> Iterator[None]:
+    """While the block runs, every process this one starts (the cache's own AWS clients may
+    run a credential_process) carries this wrap in ``CHAIN_VARIABLE``: a wrap of the same
+    command beneath it refuses at once instead of starting another."""
+    previous = os.environ.get(CHAIN_VARIABLE)
+    link = chain_link(argv)
+    os.environ[CHAIN_VARIABLE] = f"{previous}:{link}" if previous else link
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(CHAIN_VARIABLE, None)
+        else:
+            os.environ[CHAIN_VARIABLE] = previous
+
+
 class CommandSource:
     """Runs ``argv`` once per ``fetch_credentials``; its answer becomes ``TemporaryCredentials``."""
 
@@ -52,20 +81,16 @@ class CommandSource:
         default_lifetime: float | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self.argv, self._environ = list(argv), environ
+        # A copy: what is given, whatever ``chained`` later adds to this process's own.
+        self.argv, self._environ = list(argv), dict(environ)
         self.timeout, self.default_lifetime, self._clock = timeout, default_lifetime, clock
 
     def __repr__(self) -> str:
         return f"CommandSource({shown(self.argv)!r})"
 
     def child_environ(self) -> dict[str, str]:
-        """The environment as given, with this wrap added to the chain (a loop is refused)."""
+        """The environment as given, with this wrap added to the chain."""
         chain = self._environ.get(CHAIN_VARIABLE, "")
-        if in_chain(chain, self.argv):
-            raise ConfigError(
-                f"the wrapped command {shown(self.argv)} runs this same wrap again (a loop): "
-                "wrap a command that does not use the profile that wraps it"
-            )
         link = chain_link(self.argv)
         return {**self._environ, CHAIN_VARIABLE: f"{chain}:{link}" if chain else link}
 

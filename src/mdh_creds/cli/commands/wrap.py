@@ -80,14 +80,19 @@ def run(ctx: Context) -> int:
     if not argv:
         ctx.stderr.write(USAGE)
         return 2
+    from mdh_creds.wrapped.source import chained, refuse_loop
+
+    refuse_loop(ctx.environ, argv)
     settings = _settings(ctx)
-    broker, where = _broker(ctx, settings, argv)
-    if ctx.flags.get("status"):
-        return _status(ctx, settings, broker, where)
+    given = dict(ctx.environ)  # CMD's environment: as given, before ``chained`` adds to ours
+    with chained(argv):  # the cache's own AWS clients are built and used in here
+        broker, where = _broker(ctx, settings, argv, given)
+        if ctx.flags.get("status"):
+            return _status(ctx, settings, broker, where)
+        creds = broker.get_credentials()
     from mdh_creds.clock import to_timestamp
     from mdh_creds.wrapped.answer import document
 
-    creds = broker.get_credentials()
     expiration = to_timestamp(creds.local_expires_at)
     ctx.stdout.write(
         document(creds.access_key_id, creds.secret_access_key, creds.session_token, expiration)
@@ -109,8 +114,11 @@ def _settings(ctx: Context) -> Settings:
     return parse_settings(ctx.environ, ctx.flags, profile_keys={}, warn_unknown=False)
 
 
-def _broker(ctx: Context, settings: Settings, argv: list[str]) -> tuple[CredentialBroker, str]:
-    """The broker for the wrapped command, and where its sealing key is kept."""
+def _broker(
+    ctx: Context, settings: Settings, argv: list[str], given: dict[str, str]
+) -> tuple[CredentialBroker, str]:
+    """The broker for the wrapped command (run with the environment ``given``), and where its
+    sealing key is kept."""
     from mdh_creds.broker import CredentialBroker, Policy
     from mdh_creds.freshness import SDK_MIN_LEFT
     from mdh_creds.wrapped.identity import wrap_identity
@@ -118,7 +126,7 @@ def _broker(ctx: Context, settings: Settings, argv: list[str]) -> tuple[Credenti
 
     timeout = ctx.flags.get("command_timeout", DEFAULT_COMMAND_TIMEOUT)
     source = CommandSource(
-        argv, ctx.environ, timeout=timeout, default_lifetime=ctx.flags.get("default_lifetime")
+        argv, given, timeout=timeout, default_lifetime=ctx.flags.get("default_lifetime")
     )
     cache, sealer, where = _sealed_cache(ctx, settings, timeout)
     policy = Policy(
