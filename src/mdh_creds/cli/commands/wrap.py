@@ -88,7 +88,7 @@ def run(ctx: Context) -> int:
     with chained(argv):  # the cache's own AWS clients are built and used in here
         broker, where = _broker(ctx, settings, argv, given)
         if ctx.flags.get("status"):
-            return _status(ctx, settings, broker, where)
+            return _status(ctx, broker, where)
         creds = broker.get_credentials()
     from mdh_creds.clock import to_timestamp
     from mdh_creds.wrapped.answer import document
@@ -193,7 +193,7 @@ def _no_exchange() -> Exchange:
     raise ConfigError("wrap serves AWS credentials only: it has no MDH token")
 
 
-def _status(ctx: Context, settings: Settings, broker: CredentialBroker, where: str) -> int:
+def _status(ctx: Context, broker: CredentialBroker, where: str) -> int:
     """The cache, the sealing key and this wrap's entry, one per line; exit 0 when valid
     credentials are at hand."""
     from mdh_creds.clock import to_timestamp
@@ -211,5 +211,4 @@ def _status(ctx: Context, settings: Settings, broker: CredentialBroker, where: s
     if not own:
         lines.append(f"entry {broker.cred_key.name}: none")
     ctx.stdout.write("\n".join(lines) + "\n")
-    del settings
     return 0 if any(e.state in ("fresh", "stale") for e in own) else 1
