@@ -30,7 +30,7 @@ TARGETS: dict[str, float | None] = {
 }
 DYNAMODB_LABEL = "hit-dynamodb"  # the warm DynamoDB profile's name on the counting proxy
 SECRET_LABEL = "hit-secret"  # the mdh_secret_id profile's (file cache) name on the proxy
-WRAPPED_HELPER = """\
+WRAPPED_UPSTREAM = """\
 import json, os, sys, time
 with open(sys.argv[1], "a") as counter:
     counter.write("run\\n")
@@ -54,10 +54,19 @@ def process_argv(world: World, *flags: str) -> list[str]:
 
 
 def wrap_command(world: World) -> Command:
-    """``mdh-creds wrap`` around a helper that prints credentials and counts its runs."""
-    helper, counter = world.root / "wrapped-helper.py", world.root / "wrapped-runs"
-    helper.write_text(WRAPPED_HELPER, encoding="utf-8")
-    argv = [world.script, "wrap", "--name", "bench", "--", world.python, str(helper), str(counter)]
+    """``mdh-creds wrap`` around a command that prints credentials and counts its runs."""
+    upstream, counter = world.root / "wrapped-upstream.py", world.root / "wrapped-runs"
+    upstream.write_text(WRAPPED_UPSTREAM, encoding="utf-8")
+    argv = [
+        world.script,
+        "wrap",
+        "--name",
+        "bench",
+        "--",
+        world.python,
+        str(upstream),
+        str(counter),
+    ]
     env = world.env(MDH_CACHE="file", MDH_CACHE_DIR=str(world.cache_dir("wrap")))
     return Command("hit: wrap", argv, env)
 

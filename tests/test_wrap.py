@@ -55,7 +55,7 @@ class Wrapped:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.cache = tmp, tmp / "cache"
-        self.script, self.counter = tmp / "helper.py", tmp / "runs"
+        self.script, self.counter = tmp / "upstream.py", tmp / "runs"
         self.script.write_text(SCRIPT, encoding="utf-8")
         self.command = [sys.executable, str(self.script)]
 
@@ -215,10 +215,10 @@ def test_long_term_keys_are_kept_for_the_default_lifetime(wrapped: Wrapped) -> N
 
 
 def test_a_missing_command_is_a_setting_to_fix(wrapped: Wrapped) -> None:
-    wrapped.command = [str(wrapped.tmp / "no-such-helper")]
+    wrapped.command = [str(wrapped.tmp / "no-such-program")]
     result = wrapped.run()
     assert result.returncode == 3
-    assert "no-such-helper was not found" in one_line_error(result)
+    assert "no-such-program was not found" in one_line_error(result)
 
 
 def test_a_wrap_that_runs_itself_is_refused(wrapped: Wrapped) -> None:
@@ -293,7 +293,7 @@ def test_a_hit_is_served_by_the_fast_path(wrapped: Wrapped) -> None:
 
 
 @pytest.mark.slow
-def test_the_aws_cli_runs_a_wrapped_helper(wrapped: Wrapped, moto: Any) -> None:
+def test_the_aws_cli_runs_a_wrapped_command(wrapped: Wrapped, moto: Any) -> None:
     aws = shutil.which("aws", path=str(Path(sys.executable).parent))
     if not aws:
         pytest.fail("the AWS CLI v1 is not installed in this environment (test extra 'awscli')")

@@ -1,6 +1,6 @@
 """``mdh-creds wrap [--name N] -- CMD ...``: any other credential_process, served through our cache.
 
-It is itself a credential_process: ``credential_process = mdh-creds wrap --name corp -- helper``.
+It is itself a credential_process: ``credential_process = mdh-creds wrap --name corp -- CMD``.
 CMD runs only when the cache holds no fresh entry, once for every process waiting on it; the
 entry is sealed with a key of its own (``wrapped.keys``) and refreshed by the rule ``process``
 follows. Its settings come from flags and ``MDH_*`` variables only, never from a profile:
@@ -31,7 +31,7 @@ DEFAULT_COMMAND_TIMEOUT = 60.0
 EPILOG = """\
 example, in the AWS config file:
   [profile corp]
-  credential_process = mdh-creds wrap --name corp -- corp-helper --role dev
+  credential_process = mdh-creds wrap --name corp -- corp-login --role dev
 
 CMD must print credential_process JSON with an Expiration (or give --default-lifetime)."""
 
