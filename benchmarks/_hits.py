@@ -1,10 +1,12 @@
-"""Row 1: a cache hit of ``mdh-creds process`` (the console script) per backend, against two floors.
+"""Row 1: a cache hit of ``mdh-creds process`` (the console script) per backend, against two floors,
+and a hit of ``mdh-creds wrap`` around another credential_process (a file cache).
 
 The floors are an empty interpreter (``python -c pass``) and the least a hit must import to open
 an entry (json and AES-GCM). Every cache is warmed by one run, then all commands are interleaved
 round-robin; the emulator must see no exchange while they run (every run was a real hit), the
 warm DynamoDB profile no DynamoDB request (its hits are its local copies), and the profile whose
-account lives in Secrets Manager (``mdh_secret_id``, a file cache) no AWS request at all.
+account lives in Secrets Manager (``mdh_secret_id``, a file cache) no AWS request at all, and
+the wrapped command no run beyond the warming one (it counts its runs in a file).
 """
 
 from __future__ import annotations
@@ -19,9 +21,24 @@ from _world import World
 PASS_FLOOR = "floor: python -c pass"
 DECRYPT_FLOOR = "floor: json + AESGCM import"
 DECRYPT_CODE = "import json; from cryptography.hazmat.primitives.ciphers.aead import AESGCM"
-TARGETS: dict[str, float | None] = {"file": 1.25, "keyring": 3.0, "dynamodb": 1.25, "secret": 1.25}
+TARGETS: dict[str, float | None] = {
+    "file": 1.25,
+    "keyring": 3.0,
+    "dynamodb": 1.25,
+    "secret": 1.25,
+    "wrap": 1.25,
+}
 DYNAMODB_LABEL = "hit-dynamodb"  # the warm DynamoDB profile's name on the counting proxy
 SECRET_LABEL = "hit-secret"  # the mdh_secret_id profile's (file cache) name on the proxy
+WRAPPED_UPSTREAM = """\
+import json, os, sys, time
+with open(sys.argv[1], "a") as counter:
+    counter.write("run\\n")
+expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+print(json.dumps({"Version": 1, "AccessKeyId": "AKIAWRAPPEDBENCH0001",
+                  "SecretAccessKey": os.urandom(20).hex(), "SessionToken": os.urandom(60).hex(),
+                  "Expiration": expiration}))
+"""
 
 
 def target_text(limit: float | None) -> str:
@@ -36,7 +53,32 @@ def process_argv(world: World, *flags: str) -> list[str]:
     return [world.script, "process"]
 
 
+def wrap_command(world: World) -> Command:
+    """``mdh-creds wrap`` around a command that prints credentials and counts its runs."""
+    upstream, counter = world.root / "wrapped-upstream.py", world.root / "wrapped-runs"
+    upstream.write_text(WRAPPED_UPSTREAM, encoding="utf-8")
+    argv = [
+        world.script,
+        "wrap",
+        "--name",
+        "bench",
+        "--",
+        world.python,
+        str(upstream),
+        str(counter),
+    ]
+    env = world.env(MDH_CACHE="file", MDH_CACHE_DIR=str(world.cache_dir("wrap")))
+    return Command("hit: wrap", argv, env)
+
+
+def wrapped_runs(world: World) -> int:
+    counter = world.root / "wrapped-runs"
+    return len(counter.read_text().splitlines()) if counter.exists() else 0
+
+
 def hit_command(world: World, backend: str) -> Command:
+    if backend == "wrap":
+        return wrap_command(world)
     if backend == "secret":  # a file cache, the account in Secrets Manager
         env = world.secret_env(world.cache_dir(backend), world.proxy.url_for(SECRET_LABEL))
         return Command(f"hit: {backend}", process_argv(world), env)
@@ -124,6 +166,8 @@ def measure_hits(world: World, rounds: int) -> list[Row]:
     requests = sum(len(world.proxy.records(label)) for label in labels) - requests
     if requests:
         raise BenchError(f"{requests} AWS requests during the hit rounds: not local hits")
+    if wrapped_runs(world) > 1:
+        raise BenchError("the wrapped command ran during the hit rounds: not every run was a hit")
     _print_detail(samples)
     rows = []
     for backend, limit in TARGETS.items():

@@ -78,17 +78,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-keyring", action="store_true", help="skip the Secret Service")
     parser.add_argument("--out", type=Path, default=HERE, help="folder for results and chart")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only these rows (keys, comma-separated: hit, aws_cli, cold, ...); "
+        "prints the table and writes nothing",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         for name, value in QUICK.items():
             smaller = value if isinstance(value, str) else min(getattr(args, name), value)
             setattr(args, name, smaller)
     args.fleets = [int(n) for n in str(args.fleets).split(",") if n.strip()]
+    args.only = {key.strip() for key in str(args.only).split(",") if key.strip()}
     return args
 
 
+ONLY: set[str] = set()  # ``--only``: the row keys to measure (empty: every row)
+
+
 def guarded(key: str, label: str, measure: Callable[[], list[Row]]) -> list[Row]:
-    """The rows ``measure`` returns, or one ``error`` row when it raises."""
+    """The rows ``measure`` returns, or one ``error`` row when it raises (none for a row that
+    ``--only`` leaves out)."""
+    if ONLY and key not in ONLY:
+        return []
     say(f"\n== {label}")
     started = time.perf_counter()
     try:
@@ -144,6 +157,9 @@ def report(rows: list[Row], args: argparse.Namespace, extra: dict[str, Any], too
     say("\n" + final_table(rows))
     for line in notes(rows):
         say(f"  - {line}")
+    if args.only:  # a partial run never replaces the whole run's results
+        say(f"\n{took:.0f} s in total; --only: nothing written")
+        return
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     payload = {
         "machine": machine(),
@@ -163,6 +179,7 @@ def report(rows: list[Row], args: argparse.Namespace, extra: dict[str, Any], too
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    ONLY.update(args.only)
     hide_path(HERE.parent, "<project>")
     hide_path(sys.prefix, "<venv>")
     hide_path(Path.home(), "~")

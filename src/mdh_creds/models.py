@@ -60,9 +60,11 @@ class TemporaryCredentials(_ServerTimes):
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> TemporaryCredentials:
         """Inverse of :meth:`to_payload`; raises ``KeyError``/``ValueError``/``TypeError``."""
-        fields = ("AccessKeyId", "SecretAccessKey", "SessionToken")
+        fields = ("AccessKeyId", "SecretAccessKey")
         if not all(isinstance(data[name], str) and data[name] for name in fields):
             raise ValueError("credential fields must be non-empty strings")
+        if not isinstance(data["SessionToken"], str):  # empty: long-term keys a wrap keeps
+            raise ValueError("the session token must be a string")
         return cls(
             access_key_id=data["AccessKeyId"],
             secret_access_key=data["SecretAccessKey"],

@@ -8,7 +8,10 @@ import sys
 
 def main() -> int:
     """Serve a fresh cached entry with the fewest imports; anything else goes to ``cli.main``."""
-    from mdh_creds.cli.fastpath import try_serve
+    if sys.argv[1:2] == ["wrap"]:
+        from mdh_creds.cli.wrap_fastpath import try_serve
+    else:
+        from mdh_creds.cli.fastpath import try_serve
 
     code = try_serve(sys.argv[1:], os.environ, sys.stdout, sys.stderr)
     if code is not None:

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("clear", "remove cached entries"),
     "configure": ("configure", "write or update the profile in the AWS config file"),
     "iam-policy": ("iam_policy", "print the least-privilege IAM policy for these settings"),
+    "wrap": ("wrap", "serve any other credential_process through the cache (wrap -- CMD ...)"),
     "completion": ("completion", "print a completion script for bash, zsh or fish"),
 }
 
