@@ -116,6 +116,22 @@ class CredentialBroker:
     def cache(self) -> CacheBackend | None:
         return self._cache
 
+    def on_source(
+        self, identity: dict[str, str], source: Source, policy: Policy | None = None
+    ) -> CredentialBroker:
+        """A broker for the credentials ``source`` yields (a role assumed on these), kept in
+        this broker's cache under ``identity``, sealed by its sealer, single-flighted by its
+        locks; it makes no MDH call."""
+        return CredentialBroker(
+            identity=identity,
+            exchange=_no_exchange,
+            cache=self._cache,
+            sealer=self._sealer,
+            clock=self._clock,
+            policy=policy or self.policy,
+            source=source,
+        )
+
     def _exchange(self) -> Exchange:
         if self._exchange_obj is None:
             self._exchange_obj = self._exchange_factory()  # type: ignore[assignment]
@@ -377,6 +393,12 @@ class CredentialBroker:
         window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
         state = self.state(entry, window).value
         return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
+
+
+def _no_exchange() -> Exchange:
+    raise ConfigError(
+        "a role profile holds AWS credentials only: ask its mdh profile for the MDH access token"
+    )
 
 
 def _kind(entry: AccessToken | TemporaryCredentials) -> str:

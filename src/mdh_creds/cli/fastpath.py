@@ -267,6 +267,8 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     profile = _profile_flag(argv) or select_profile({}, environ)
     path = config_file(environ)
     profile_keys = load_profile(path, profile) or {}
+    if "role_arn" in profile_keys:
+        raise _NotHere("a role profile: the full command assumes the chain's roles")
     if unknown_keys(profile_keys):
         raise _NotHere("a misspelt mdh_ key: the full command warns about it")
     settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
