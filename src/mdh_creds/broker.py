@@ -111,6 +111,7 @@ class CredentialBroker:
         self.token_key = CacheKey.for_identity(identity, KIND_TOKEN)
         self._forced: set[str] = set()
         self._token_fetches = 0
+        self._below: CredentialBroker | None = None  # the broker ``on_source`` was called on
 
     @property
     def cache(self) -> CacheBackend | None:
@@ -122,7 +123,7 @@ class CredentialBroker:
         """A broker for the credentials ``source`` yields (a role assumed on these), kept in
         this broker's cache under ``identity``, sealed by its sealer, single-flighted by its
         locks; it makes no MDH call."""
-        return CredentialBroker(
+        broker = CredentialBroker(
             identity=identity,
             exchange=_no_exchange,
             cache=self._cache,
@@ -131,6 +132,13 @@ class CredentialBroker:
             policy=policy or self.policy,
             source=source,
         )
+        broker._below = self
+        return broker
+
+    def _own_keys(self) -> list[CacheKey]:
+        """This broker's keys, and those of the brokers its source stands on (``status``)."""
+        below = self._below._own_keys() if self._below is not None else []
+        return [self.cred_key, self.token_key, *below]
 
     def _exchange(self) -> Exchange:
         if self._exchange_obj is None:
@@ -385,7 +393,7 @@ class CredentialBroker:
 
     def _entry_status(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus:
         kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
-        own = key in (self.cred_key, self.token_key)
+        own = key in self._own_keys()
         entry = self._load(key, kind, backend) if own else None
         if entry is None:
             state = "other identity" if not own else "unreadable"

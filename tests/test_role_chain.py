@@ -1,0 +1,250 @@
+"""Roles chained on an mdh profile (B <- A <- mdh): resolved in process with no subprocess, one
+AssumeRole per hop across many processes sharing a cache, the AWS CLI through ``process`` and
+``exec --server``, the cache sealed, and every profile mdh-creds cannot serve refused in one line.
+
+The emulator mints real moto IAM keys; moto's STS assumes the roles and says who called."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mdh_creds
+from conftest import Result, World
+from mdh_creds.testing.minters import moto_iam_minter
+from mdh_creds.testing.proxy import CountingProxy
+from servers import MotoServer
+
+ROLE_A = "arn:aws:iam::123456789012:role/first"
+ROLE_B = "arn:aws:iam::123456789012:role/second"
+ASSUMED_B = "arn:aws:sts::123456789012:assumed-role/second/"
+USER = "arn:aws:iam::123456789012:user/mdh-export-1"
+CHAIN = f"""
+[profile A]
+role_arn = {ROLE_A}
+source_profile = mdh
+role_session_name = hop-a
+region = us-east-1
+
+[profile B]
+role_arn = {ROLE_B}
+source_profile = A
+external_id = outer-id
+duration_seconds = 1800
+region = us-east-1
+
+[profile b-cli]
+credential_process = {sys.executable} -m mdh_creds process --profile B
+region = us-east-1
+"""
+
+
+def write_config(world: World, extra: str = CHAIN) -> None:
+    """The world's mdh profile (with no credential_process: nothing could run one), then
+    ``extra``."""
+    world.write_profile()
+    with world.config.open("a", encoding="utf-8") as handle:
+        handle.write(extra)
+
+
+@pytest.fixture
+def chained(world: World, moto: MotoServer) -> World:
+    world.emulator.minter = moto_iam_minter(moto.url)
+    world.extra_env["AWS_ENDPOINT_URL"] = moto.url
+    write_config(world)
+    return world
+
+
+@pytest.fixture
+def in_env(chained: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """The world's environment in ``os.environ`` (for boto3 in this process)."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "MDH_")):
+            monkeypatch.delenv(name)
+    for name, value in chained.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE")
+    yield chained
+    mdh_creds.uninstall()
+
+
+def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if anything in this process starts a process (a credential_process)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"a process was started: {args[:1]}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+def test_session_resolves_a_two_deep_chain_in_process(
+    in_env: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_subprocess(monkeypatch)
+    session = mdh_creds.session("B")
+    arn = session.client("sts").get_caller_identity()["Arn"]
+    assert arn.startswith(ASSUMED_B), arn
+    assert session.get_credentials().method == "custom-mdh"
+    assert in_env.emulator.count("exchange") == 1
+
+
+def test_install_resolves_the_chain_for_every_session(
+    in_env: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    no_subprocess(monkeypatch)
+    mdh_creds.install()
+    a = boto3.Session(profile_name="A").client("sts").get_caller_identity()["Arn"]
+    b = boto3.Session(profile_name="B").client("sts").get_caller_identity()["Arn"]
+    assert a == "arn:aws:sts::123456789012:assumed-role/first/hop-a"
+    assert b.startswith(ASSUMED_B) and "/botocore-session-" in b, b
+    assert in_env.emulator.count("exchange") == 1  # B's source is A's cached entry
+
+
+def test_sixteen_processes_assume_each_role_once(chained: World) -> None:
+    with CountingProxy(chained.extra_env["AWS_ENDPOINT_URL"]) as proxy:
+        chained.extra_env["AWS_ENDPOINT_URL"] = proxy.url  # STS only: the minter calls moto
+        with ThreadPoolExecutor(16) as pool:
+            runs = list(pool.map(lambda _: chained.run("process", "--profile", "B"), range(16)))
+        assert [r.code for r in runs] == [0] * 16, [r.err for r in runs if r.code]
+        assert proxy.counts()["AssumeRole"] == 2, proxy.counts()  # A once, B once
+    keys = {json.loads(r.out)["AccessKeyId"] for r in runs}
+    assert len(keys) == 1
+    assert chained.emulator.count("exchange") == 1
+
+
+def test_a_second_lifetime_is_served_from_the_cache(chained: World) -> None:
+    first = chained.run("process", "--profile", "B")
+    assert first.code == 0, first.err
+    with CountingProxy(chained.extra_env["AWS_ENDPOINT_URL"]) as proxy:
+        again = chained.run("process", "--profile", "B", AWS_ENDPOINT_URL=proxy.url)
+        assert proxy.records() == []
+    assert again.code == 0 and again.out == first.out
+
+
+def aws_cli() -> str:
+    import shutil
+
+    found = shutil.which("aws", path=str(Path(sys.executable).parent))
+    if not found:
+        pytest.fail("the AWS CLI v1 is not installed in this environment (test extra 'awscli')")
+    return found
+
+
+def aws(world: World, *args: str, **extra: str) -> Result:
+    done = subprocess.run(
+        [aws_cli(), *args, "--output", "json"],
+        env=world.env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.slow
+def test_the_aws_cli_gets_the_role_through_process(chained: World) -> None:
+    done = aws(chained, "sts", "get-caller-identity", "--profile", "b-cli")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["Arn"].startswith(ASSUMED_B)
+
+
+@pytest.mark.slow
+def test_the_aws_cli_gets_the_role_through_exec_server(chained: World) -> None:
+    done = chained.run(
+        "exec", "--server", "--profile", "B", "--", aws_cli(), "sts", "get-caller-identity"
+    )
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["Arn"].startswith(ASSUMED_B)
+
+
+def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World) -> None:
+    done = chained.run("process", "--profile", "B")
+    assert done.code == 0, done.err
+    creds = json.loads(done.out)
+    stored = b"".join(p.read_bytes() for p in chained.cache_dir.rglob("*") if p.is_file())
+    assert len(list(chained.cache_dir.rglob("*.bin"))) >= 3  # mdh, A and B
+    for name in ("AccessKeyId", "SecretAccessKey", "SessionToken"):
+        assert creds[name].encode() not in stored
+
+
+@pytest.mark.parametrize(
+    ("extra", "profile", "wanted"),
+    [
+        (
+            f"[profile M]\nrole_arn = {ROLE_A}\nsource_profile = mdh\nmfa_serial = arn:mfa\n",
+            "M",
+            "profile M sets mfa_serial: a credential helper cannot prompt",
+        ),
+        (
+            f"[profile X]\nrole_arn = {ROLE_A}\nsource_profile = Y\n"
+            f"[profile Y]\nrole_arn = {ROLE_B}\nsource_profile = X\n",
+            "X",
+            "the source_profile chain loops (X -> Y -> X)",
+        ),
+        (
+            f"[profile G]\nrole_arn = {ROLE_A}\nsource_profile = gone\n",
+            "G",
+            "profile G names source_profile gone, which does not exist",
+        ),
+        (
+            f"[profile S]\nrole_arn = {ROLE_A}\nsource_profile = static\n"
+            "[profile static]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = x\n",
+            "S",
+            "role profile S starts at profile static, which is not an mdh profile",
+        ),
+    ],
+)
+def test_a_chain_mdh_creds_cannot_serve_is_one_line_and_exit_3(
+    world: World, extra: str, profile: str, wanted: str
+) -> None:
+    write_config(world, extra)
+    done = world.run("process", "--profile", profile)
+    assert done.code == 3, done.err
+    assert done.err.count("\n") == 1 and done.err.startswith("mdh-creds: "), done.err
+    assert wanted in done.err, done.err
+    assert "Traceback" not in done.err
+
+
+def test_a_chain_on_a_foreign_root_is_left_to_botocore(
+    in_env: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed, the provider declines a chain whose root has static keys: botocore's own
+    AssumeRoleProvider assumes it (and moto says so)."""
+    import boto3
+
+    extra = (
+        f"[profile S]\nrole_arn = {ROLE_A}\nsource_profile = static\nregion = us-east-1\n"
+        "[profile static]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    write_config(in_env, CHAIN + extra)
+    mdh_creds.install()
+    credentials = boto3.Session(profile_name="S").get_credentials()
+    assert credentials.method == "assume-role"
+    assert in_env.emulator.count("exchange") == 0
+
+
+def test_status_shows_the_chain(chained: World) -> None:
+    assert chained.run("process", "--profile", "B").code == 0
+    done = chained.main("status", "--json", "--profile", "B")
+    report = json.loads(done.out)
+    assert done.code == 0, done.text
+    assert report["chain"] == [
+        "profile mdh",
+        f"assume {ROLE_A} (profile A)",
+        f"assume {ROLE_B} (profile B)",
+    ]
+    assert report["healthy"] is True
+    human = chained.main("status", "--profile", "B").out
+    assert f"chain        assume {ROLE_B} (profile B)" in human, human
+    print(human)
