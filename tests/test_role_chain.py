@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import selectors
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +26,7 @@ import mdh_creds
 from conftest import Result, World
 from mdh_creds.testing.minters import moto_iam_minter
 from mdh_creds.testing.proxy import CountingProxy
-from servers import MotoServer
+from servers import MotoServer, free_port
 
 ROLE_A = "arn:aws:iam::123456789012:role/first"
 ROLE_B = "arn:aws:iam::123456789012:role/second"
@@ -168,6 +173,116 @@ def test_the_aws_cli_gets_the_role_through_exec_server(chained: World) -> None:
     assert json.loads(done.out)["Arn"].startswith(ASSUMED_B)
 
 
+@pytest.mark.slow
+def test_serve_hands_out_the_role(chained: World) -> None:
+    import boto3
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mdh_creds", "serve", "--profile", "B"],
+        env=chained.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        variables = read_variables(server)
+        request = urllib.request.Request(
+            variables["AWS_CONTAINER_CREDENTIALS_FULL_URI"],
+            headers={"Authorization": variables["AWS_CONTAINER_AUTHORIZATION_TOKEN"]},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            body = json.loads(answer.read())
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=chained.extra_env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=body["AccessKeyId"],
+        aws_secret_access_key=body["SecretAccessKey"],
+        aws_session_token=body["Token"],
+    )
+    assert sts.get_caller_identity()["Arn"].startswith(ASSUMED_B)
+    assert server.returncode == 0
+
+
+def read_variables(server: subprocess.Popen[bytes], timeout: float = 60) -> dict[str, str]:
+    """The ``KEY=value`` lines ``serve`` prints, once the URL and the token are there."""
+    assert server.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(server.stdout, selectors.EVENT_READ)
+    deadline, out = time.monotonic() + timeout, b""
+    wanted = (b"AWS_CONTAINER_CREDENTIALS_FULL_URI=", b"AWS_CONTAINER_AUTHORIZATION_TOKEN=")
+    while not all(name in out for name in wanted) or not out.endswith(b"\n"):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0 and server.poll() is None, "serve printed no variables"
+        if selector.select(remaining):
+            out += os.read(server.stdout.fileno(), 65536)
+    selector.close()
+    return dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
+
+
+def test_a_changed_hop_is_another_entry_the_hops_below_stay_cached(chained: World) -> None:
+    assert chained.run("process", "--profile", "B").code == 0
+    write_config(chained, CHAIN.replace("external_id = outer-id", "external_id = other-id"))
+    with CountingProxy(chained.extra_env["AWS_ENDPOINT_URL"]) as proxy:
+        again = chained.run("process", "--profile", "B", AWS_ENDPOINT_URL=proxy.url)
+        assert proxy.counts()["AssumeRole"] == 1  # B again; A from the cache
+    assert again.code == 0, again.err
+    assert chained.emulator.count("exchange") == 1
+
+
+def test_a_stale_role_is_served_when_sts_fails(chained: World) -> None:
+    """STS unreachable: the stale entry of B is served with a warning (the MDH exchange of the
+    root still works), as for a failed MDH exchange."""
+    planted = plant_role_credentials(chained, "B", left=timedelta(minutes=10))
+    closed = f"http://127.0.0.1:{free_port()}"
+    done = chained.run("process", "--profile", "B", AWS_ENDPOINT_URL=closed)
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["AccessKeyId"] == planted.access_key_id
+    assert "refresh failed" in done.err and "serving cached credentials" in done.err
+    assert "STS AssumeRole of" in done.err
+
+
+def plant_role_credentials(world: World, profile: str, *, left: timedelta) -> Any:
+    """A stale entry of role ``profile`` in the cache, sealed as the chain's broker seals."""
+    from mdh_creds.factory import build_chain_broker
+    from mdh_creds.mdh.account import resolve
+    from mdh_creds.models import TemporaryCredentials
+    from mdh_creds.roles.resolve import chain_for, load_profiles
+
+    env = world.env()
+    found = chain_for(load_profiles(world.config), profile, env, {}, True)
+    assert found is not None
+    broker = build_chain_broker(*found, environ=env)
+    now = datetime.now(timezone.utc)
+    creds = TemporaryCredentials(
+        "ASIAPLANTEDROLE00001",
+        "planted-secret",
+        "planted-token",
+        expires_at=now + left,
+        issued_at=now + left - timedelta(hours=1),
+    )
+    sealed = resolve(found[1], env).sealer().seal(broker.cred_key, creds.to_payload())
+    assert broker.cache is not None
+    broker.cache.save(broker.cred_key, sealed, creds.expires_at)
+    return creds
+
+
+def test_the_fast_path_never_serves_the_root_for_a_role(chained: World) -> None:
+    """Settings from MDH_* variables fit every profile: the root's cached entry must not be
+    what a role profile's hit prints."""
+    env = {
+        f"MDH_{key[4:].upper()}": value for key, value in chained.keys.items() if key[:4] == "mdh_"
+    }
+    chained.keys = {"region": "us-east-1"}
+    write_config(chained)
+    root = chained.run("process", "--profile", "mdh", **env)
+    role = chained.run("process", "--profile", "B", **env)
+    assert root.code == 0 and role.code == 0, root.err + role.err
+    assert json.loads(role.out)["AccessKeyId"] != json.loads(root.out)["AccessKeyId"]
+
+
 def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World) -> None:
     done = chained.run("process", "--profile", "B")
     assert done.code == 0, done.err
@@ -204,6 +319,7 @@ def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World
             "role profile S starts at profile static, which is not an mdh profile",
         ),
     ],
+    ids=["mfa_serial", "cycle", "missing-source", "static-root"],
 )
 def test_a_chain_mdh_creds_cannot_serve_is_one_line_and_exit_3(
     world: World, extra: str, profile: str, wanted: str
