@@ -115,6 +115,18 @@ def test_install_resolves_the_chain_for_every_session(
     assert in_env.emulator.count("exchange") == 1  # B's source is A's cached entry
 
 
+def test_aio_session_resolves_the_chain(in_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    no_subprocess(monkeypatch)
+
+    async def caller() -> str:
+        async with mdh_creds.aio_session("B").create_client("sts") as sts:
+            return str((await sts.get_caller_identity())["Arn"])
+
+    assert asyncio.run(caller()).startswith(ASSUMED_B)
+
+
 def test_sixteen_processes_assume_each_role_once(chained: World) -> None:
     with CountingProxy(chained.extra_env["AWS_ENDPOINT_URL"]) as proxy:
         chained.extra_env["AWS_ENDPOINT_URL"] = proxy.url  # STS only: the minter calls moto
