@@ -115,6 +115,7 @@ def test_install_resolves_the_chain_for_every_session(
     assert in_env.emulator.count("exchange") == 1  # B's source is A's cached entry
 
 
+@pytest.mark.slow
 def test_aio_session_resolves_the_chain(in_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio
 
@@ -127,6 +128,7 @@ def test_aio_session_resolves_the_chain(in_env: World, monkeypatch: pytest.Monke
     assert asyncio.run(caller()).startswith(ASSUMED_B)
 
 
+@pytest.mark.slow
 def test_sixteen_processes_assume_each_role_once(chained: World) -> None:
     with CountingProxy(chained.extra_env["AWS_ENDPOINT_URL"]) as proxy:
         chained.extra_env["AWS_ENDPOINT_URL"] = proxy.url  # STS only: the minter calls moto
@@ -139,6 +141,7 @@ def test_sixteen_processes_assume_each_role_once(chained: World) -> None:
     assert chained.emulator.count("exchange") == 1
 
 
+@pytest.mark.slow
 def test_a_second_lifetime_is_served_from_the_cache(chained: World) -> None:
     first = chained.run("process", "--profile", "B")
     assert first.code == 0, first.err
@@ -234,6 +237,7 @@ def read_variables(server: subprocess.Popen[bytes], timeout: float = 60) -> dict
     return dict(line.split("=", 1) for line in out.decode().splitlines() if "=" in line)
 
 
+@pytest.mark.slow
 def test_a_changed_hop_is_another_entry_the_hops_below_stay_cached(chained: World) -> None:
     assert chained.run("process", "--profile", "B").code == 0
     write_config(chained, CHAIN.replace("external_id = outer-id", "external_id = other-id"))
@@ -244,6 +248,7 @@ def test_a_changed_hop_is_another_entry_the_hops_below_stay_cached(chained: Worl
     assert chained.emulator.count("exchange") == 1
 
 
+@pytest.mark.slow
 def test_a_stale_role_is_served_when_sts_fails(chained: World) -> None:
     """STS unreachable: the stale entry of B is served with a warning (the MDH exchange of the
     root still works), as for a failed MDH exchange."""
@@ -293,6 +298,13 @@ def test_the_fast_path_never_serves_the_root_for_a_role(chained: World) -> None:
     role = chained.run("process", "--profile", "B", **env)
     assert root.code == 0 and role.code == 0, root.err + role.err
     assert json.loads(role.out)["AccessKeyId"] != json.loads(root.out)["AccessKeyId"]
+
+
+def test_clear_removes_the_roles_entry_only(chained: World) -> None:
+    assert chained.run("process", "--profile", "B").code == 0
+    done = chained.main("clear", "--profile", "B")
+    assert done.code == 0 and "removed 1 cached entry" in done.err, done.err
+    assert len(list(chained.cache_dir.rglob("*.bin"))) == 3  # mdh's token and credentials, A
 
 
 def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World) -> None:
