@@ -149,6 +149,40 @@ def test_a_second_lifetime_is_served_from_the_cache(chained: World) -> None:
         again = chained.run("process", "--profile", "B", AWS_ENDPOINT_URL=proxy.url)
         assert proxy.records() == []
     assert again.code == 0 and again.out == first.out
+    expiration = datetime.fromisoformat(json.loads(first.out)["Expiration"].replace("Z", "+00:00"))
+    left = (expiration - datetime.now(timezone.utc)).total_seconds()
+    assert 1500 < left <= 1800  # duration_seconds = 1800 reached STS
+
+
+def test_each_hop_sends_what_botocore_sends() -> None:
+    """botocore's AssumeRole parameters: the session name given or its generated one, the
+    external id and duration when set; the generated name stays out of the entry's key."""
+    from mdh_creds.roles.chain import read_chain
+    from mdh_creds.roles.sts import AssumeRoleSource
+
+    profiles = {
+        "mdh": {"mdh_service_account": "x"},
+        "A": {"role_arn": ROLE_A, "source_profile": "mdh"},
+        "B": {
+            "role_arn": ROLE_B,
+            "source_profile": "A",
+            "role_session_name": "s",
+            "external_id": "e",
+            "duration_seconds": "900",
+        },
+    }
+    chain = read_chain(profiles, "B")
+    assert chain is not None and chain.root == "mdh"
+    a, b = (AssumeRoleSource(hop, lambda: None, lambda _: None).arguments() for hop in chain.hops)
+    assert a.keys() == {"RoleArn", "RoleSessionName"}
+    assert a["RoleSessionName"].startswith("botocore-session-")
+    assert b == {
+        "RoleArn": ROLE_B,
+        "RoleSessionName": "s",
+        "ExternalId": "e",
+        "DurationSeconds": 900,
+    }
+    assert chain.hops[0].identity()["role_session_name"] == ""
 
 
 def aws_cli() -> str:
