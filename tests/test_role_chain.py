@@ -27,6 +27,7 @@ from conftest import Result, World
 from mdh_creds.testing.minters import moto_iam_minter
 from mdh_creds.testing.proxy import CountingProxy
 from servers import MotoServer, free_port
+from test_fastpath import HEAVY
 
 ROLE_A = "arn:aws:iam::123456789012:role/first"
 ROLE_B = "arn:aws:iam::123456789012:role/second"
@@ -182,7 +183,7 @@ def test_each_hop_sends_what_botocore_sends() -> None:
         "ExternalId": "e",
         "DurationSeconds": 900,
     }
-    assert chain.hops[0].identity()["role_session_name"] == ""
+    assert chain.hops[0].identity("root")["role_session_name"] == ""
 
 
 def aws_cli() -> str:
@@ -300,10 +301,11 @@ def plant_role_credentials(world: World, profile: str, *, left: timedelta) -> An
     from mdh_creds.factory import build_chain_broker
     from mdh_creds.mdh.account import resolve
     from mdh_creds.models import TemporaryCredentials
-    from mdh_creds.roles.resolve import chain_for, load_profiles
+    from mdh_creds.roles.chain import load_profiles
+    from mdh_creds.roles.resolve import chain_for
 
     env = world.env()
-    found = chain_for(load_profiles(world.config), profile, env, {}, True)
+    found = chain_for(load_profiles(str(world.config)), profile, env, {}, True)
     assert found is not None
     broker = build_chain_broker(*found, environ=env)
     now = datetime.now(timezone.utc)
@@ -318,6 +320,29 @@ def plant_role_credentials(world: World, profile: str, *, left: timedelta) -> An
     assert broker.cache is not None
     broker.cache.save(broker.cred_key, sealed, creds.expires_at)
     return creds
+
+
+def test_a_role_hit_is_served_by_the_fast_path(chained: World) -> None:
+    """A fresh entry of the last hop is printed by the console script's fast path: no botocore,
+    no datetime, no full command; the same document as the full command's."""
+    first = chained.run("process", "--profile", "B")
+    assert first.code == 0, first.err
+    probe = (
+        "import sys; from mdh_creds.cli.console import main; "
+        "sys.argv = ['mdh-creds', *sys.argv[1:]]; code = main(); "
+        f"sys.stderr.write('LOADED=' + repr([m for m in {HEAVY!r} if m in sys.modules])); "
+        "raise SystemExit(code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "process", "--profile", "B"],
+        env=chained.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "LOADED=[]" and done.stdout == first.out
 
 
 def test_the_fast_path_never_serves_the_root_for_a_role(chained: World) -> None:

@@ -172,7 +172,7 @@ def build_chain_broker(
             force_refresh=force_refresh and last,
             min_left=timedelta(seconds=min_left if last else 0.0),
         )
-        identity = {"source": broker.cred_key.digest, **hop.identity()}
+        identity = hop.identity(broker.cred_key.digest)
         source = AssumeRoleSource(hop, broker.get_credentials, client_factory, clock)
         broker = broker.on_source(identity, source, policy)
     return broker

@@ -8,21 +8,20 @@ integer) and ``mfa_serial``; no session tags and no source identity come from th
 ``credential_source`` is botocore's (environment, container, instance metadata): such a chain
 is not ours. A cycle, a missing source profile, and ``mfa_serial`` (a credential helper cannot
 prompt for a code) are configuration errors.
+
+Light (no ``dataclasses``): the cache-hit fast path reads a chain and its entry's key with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-
-from mdh_creds.errors import ConfigError
+from typing import NamedTuple
 
 _STATIC_KEYS = ("aws_access_key_id", "aws_secret_access_key")
 Profiles = Mapping[str, Mapping[str, str]]
 
 
-@dataclass(frozen=True)
-class Hop:
+class Hop(NamedTuple):
     """One AssumeRole of a chain: the profile that names it and what botocore sends."""
 
     profile: str
@@ -31,10 +30,12 @@ class Hop:
     external_id: str | None = None
     duration_seconds: int | None = None
 
-    def identity(self) -> dict[str, str]:
-        """What keys the assumed credentials besides their source (no default session name:
-        botocore leaves a generated one out of its cache key too)."""
+    def identity(self, source: str) -> dict[str, str]:
+        """The identity of the credentials assumed on those of identity digest ``source``: the
+        whole chain below is in it. No generated session name: botocore leaves it out of its
+        cache key too."""
         return {
+            "source": source,
             "role_arn": self.role_arn,
             "role_session_name": self.role_session_name or "",
             "external_id": self.external_id or "",
@@ -45,8 +46,7 @@ class Hop:
         return f"{self.role_arn} (profile {self.profile})"
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     """The root profile (whose credentials start the chain) and the hops, innermost first."""
 
     profile: str
@@ -56,6 +56,28 @@ class Chain:
     def describe(self) -> list[str]:
         """One line per step, for ``status``: the root, then each role assumed."""
         return [f"profile {self.root}"] + [f"assume {hop.describe()}" for hop in self.hops]
+
+
+def load_profiles(path: str) -> dict[str, dict[str, str]]:
+    """Every profile of the AWS config file with its plain values, as botocore reads them."""
+    import os
+
+    from mdh_creds.settings.profiles import profile_sections, read_config
+
+    if not os.path.isfile(path):
+        return {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        from mdh_creds.errors import ConfigError
+
+        raise ConfigError(f"cannot read the AWS config file {path}: {exc}") from None
+    config = read_config(text, path)
+    return {
+        name: {k: v for k, v in config[section].items() if isinstance(v, str)}
+        for name, section in profile_sections(config).items()
+    }
 
 
 def is_role_profile(keys: Mapping[str, str]) -> bool:
@@ -88,6 +110,8 @@ def read_chain(profiles: Profiles, profile: str) -> Chain | None:
 
 
 def _source_of(name: str, keys: Mapping[str, str]) -> str | None:
+    from mdh_creds.errors import ConfigError
+
     source, sourcer = keys.get("source_profile"), keys.get("credential_source")
     if source is not None and sourcer is not None:
         raise ConfigError(
@@ -102,6 +126,8 @@ def _source_of(name: str, keys: Mapping[str, str]) -> str | None:
 
 
 def _hop(name: str, keys: Mapping[str, str]) -> Hop:
+    from mdh_creds.errors import ConfigError
+
     if keys.get("mfa_serial") is not None:
         raise ConfigError(
             f"profile {name} sets mfa_serial: a credential helper cannot prompt for an MFA "
@@ -129,6 +155,8 @@ def _duration(text: str | None) -> int | None:
 def _check_source(profiles: Profiles, name: str, source: str, visited: list[str]) -> None:
     """botocore's ``_validate_source_profile``: the source exists; no loop (a profile may name
     itself only when it holds static keys, which then start the chain)."""
+    from mdh_creds.errors import ConfigError
+
     if source not in profiles:
         raise ConfigError(
             f"profile {name} names source_profile {source}, which does not exist in the AWS "

@@ -8,11 +8,10 @@ credentials elsewhere (static keys, ``credential_process``, SSO, web identity) a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from mdh_creds.errors import ConfigError
-from mdh_creds.roles.chain import Chain, Profiles, is_role_profile, read_chain
+from mdh_creds.roles.chain import Chain, Profiles, is_role_profile, load_profiles, read_chain
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 
 _FOREIGN_KEYS = (
@@ -24,27 +23,10 @@ _FOREIGN_KEYS = (
 )
 
 
-def load_profiles(path: Path) -> dict[str, dict[str, str]]:
-    """Every profile of the AWS config file with its plain values, as botocore reads them."""
-    from mdh_creds.settings.profiles import profile_sections, read_config
-
-    if not path.is_file():
-        return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the AWS config file {path}: {exc}") from None
-    config = read_config(text, str(path))
-    return {
-        name: {k: v for k, v in config[section].items() if isinstance(v, str)}
-        for name, section in profile_sections(config).items()
-    }
-
-
 def profiles_of(session: Any, environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """The profiles a botocore ``session`` sees (plain values only), else the config file's."""
     if session is None:
-        return load_profiles(config_file_path(environ))
+        return load_profiles(str(config_file_path(environ)))
     found = session.full_config.get("profiles", {})
     return {
         str(name): {str(k): v for k, v in keys.items() if isinstance(v, str)}
