@@ -116,6 +116,20 @@ def test_install_resolves_the_chain_for_every_session(
     assert in_env.emulator.count("exchange") == 1  # B's source is A's cached entry
 
 
+def test_get_credentials_gives_the_role(in_env: World) -> None:
+    import boto3
+
+    creds = mdh_creds.get_credentials("B")
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        aws_access_key_id=creds.access_key_id,
+        aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
+    )
+    assert sts.get_caller_identity()["Arn"].startswith(ASSUMED_B)
+
+
 @pytest.mark.slow
 def test_aio_session_resolves_the_chain(in_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
     import asyncio

@@ -91,11 +91,9 @@ def make_broker(
 def role_chain(ctx: Context, settings: Settings) -> tuple[Chain, Settings] | None:
     """The chain and root settings when the profile is a role chained on an mdh profile;
     ``ConfigError`` when it is a role profile mdh-creds cannot serve."""
-    from mdh_creds.roles.chain import load_profiles
-    from mdh_creds.roles.resolve import chain_for
+    from mdh_creds.roles.resolve import settings_chain
 
-    profiles = load_profiles(str(settings.config_file))
-    return chain_for(profiles, settings.profile, ctx.environ, ctx.flags, required=True)
+    return settings_chain(settings, ctx.environ, ctx.flags)
 
 
 def terminal_prompt() -> Callable[[str], str] | None:

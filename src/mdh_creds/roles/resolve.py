@@ -72,3 +72,12 @@ def _refuse(profile: str, why: str, required: bool) -> None:
             f"role profile {profile} {why}: mdh-creds serves role chains that start at an mdh "
             "profile; let the AWS CLI or SDK resolve this profile itself"
         )
+
+
+def settings_chain(
+    settings: Settings, environ: Mapping[str, str], flags: Mapping[str, Any]
+) -> tuple[Chain, Settings] | None:
+    """``chain_for`` the profile ``settings`` were read for, from their config file (a role
+    profile that cannot be served: ``ConfigError``)."""
+    profiles = load_profiles(str(settings.config_file))
+    return chain_for(profiles, settings.profile, environ, flags, required=True)
