@@ -415,8 +415,13 @@ def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World
             "S",
             "role profile S starts at profile static, which is not an mdh profile",
         ),
+        (
+            f"[profile C]\nrole_arn = {ROLE_A}\ncredential_source = Environment\n",
+            "C",
+            "role profile C takes its source credentials from credential_source",
+        ),
     ],
-    ids=["mfa_serial", "cycle", "missing-source", "static-root"],
+    ids=["mfa_serial", "cycle", "missing-source", "static-root", "credential-source"],
 )
 def test_a_chain_mdh_creds_cannot_serve_is_one_line_and_exit_3(
     world: World, extra: str, profile: str, wanted: str
