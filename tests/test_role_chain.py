@@ -380,6 +380,19 @@ def test_clear_removes_the_roles_entry_only(chained: World) -> None:
     assert len(list(chained.cache_dir.rglob("*.bin"))) == 3  # mdh's token and credentials, A
 
 
+def test_export_gives_the_role_and_token_refuses_it(chained: World) -> None:
+    process = chained.main("process", "--profile", "B")
+    export = chained.main("export", "--profile", "B", "--format", "json")
+    assert export.code == 0, export.err
+    assert json.loads(export.out)["AccessKeyId"] == json.loads(process.out)["AccessKeyId"]
+    token = chained.run("token", "--profile", "B")
+    assert token.code == 3 and token.out == ""
+    assert token.err == (
+        "mdh-creds: a role profile holds AWS credentials only: ask its mdh profile for the MDH "
+        "access token\n"
+    )
+
+
 def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World) -> None:
     done = chained.run("process", "--profile", "B")
     assert done.code == 0, done.err

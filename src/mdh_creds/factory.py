@@ -162,7 +162,7 @@ def build_chain_broker(
     from mdh_creds.roles.sts import AssumeRoleSource, sts_client_factory
 
     broker = build_broker(root_settings, environ=environ, clock=clock, cache=cache)
-    client_factory = sts_client_factory(chain.profile, root_settings.timeout)
+    client_factory = sts_client_factory(chain.profile, root_settings.timeout, environ)
     for depth, hop in enumerate(chain.hops, start=1):
         last = depth == len(chain.hops)
         policy = Policy(

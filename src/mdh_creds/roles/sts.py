@@ -9,8 +9,9 @@ become ``ExchangeError``s, so a stale entry is served through them; no secret is
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -49,9 +50,9 @@ class AssumeRoleSource:
         return f"AssumeRoleSource({self._hop.role_arn!r})"
 
     def fetch_credentials(self) -> TemporaryCredentials:
-        client = self._client_factory(self._source())
+        source = self._source()
         try:
-            answer = client.assume_role(**self.arguments())
+            answer = self._client_factory(source).assume_role(**self.arguments())
         except Exception as exc:
             raise self._failure(exc) from None
         return self._credentials(answer)
@@ -110,19 +111,23 @@ class AssumeRoleSource:
         return ExchangeUnavailable(f"{what}: {type(exc).__name__}: {exc}")
 
 
-def sts_client_factory(profile: str, timeout: float) -> ClientFactory:
+def sts_client_factory(
+    profile: str, timeout: float, environ: Mapping[str, str] | None = None
+) -> ClientFactory:
     """STS clients of profile ``profile``'s botocore session, signed with the credentials given
-    (so creating one never resolves credentials, nor runs a ``credential_process``)."""
+    (so creating one never resolves credentials, nor runs a ``credential_process``). The config
+    file, region and ``AWS_ENDPOINT_URL[_STS]`` are read from ``environ`` (default: the process
+    environment), as botocore would read them from the process environment."""
+    environ = os.environ if environ is None else environ
 
     def create(creds: TemporaryCredentials) -> Any:
-        import botocore.session
         from botocore.config import Config
 
         from mdh_creds.aws.guard import inside
         from mdh_creds.version import USER_AGENT
 
         with inside():
-            session = botocore.session.Session(profile=profile)
+            session = _session(profile, environ)
             config = Config(
                 connect_timeout=timeout,
                 read_timeout=timeout,
@@ -131,7 +136,8 @@ def sts_client_factory(profile: str, timeout: float) -> ClientFactory:
             )
             return session.create_client(
                 "sts",
-                region_name=session.get_config_variable("region") or _DEFAULT_REGION,
+                region_name=_region(session, environ),
+                endpoint_url=_endpoint(environ),
                 aws_access_key_id=creds.access_key_id,
                 aws_secret_access_key=creds.secret_access_key,
                 aws_session_token=creds.session_token,
@@ -139,3 +145,30 @@ def sts_client_factory(profile: str, timeout: float) -> ClientFactory:
             )
 
     return create
+
+
+def _session(profile: str, environ: Mapping[str, str]) -> Any:
+    """A botocore session of ``profile`` reading the config files ``environ`` names."""
+    import botocore.session
+
+    from mdh_creds.settings.sources import config_file
+
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", config_file(environ))
+    if environ.get("AWS_SHARED_CREDENTIALS_FILE"):
+        session.set_config_variable("credentials_file", environ["AWS_SHARED_CREDENTIALS_FILE"])
+    session.set_config_variable("profile", profile)
+    return session
+
+
+def _region(session: Any, environ: Mapping[str, str]) -> str:
+    found = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+    return str(found or session.get_config_variable("region") or _DEFAULT_REGION)
+
+
+def _endpoint(environ: Mapping[str, str]) -> str | None:
+    """``AWS_ENDPOINT_URL_STS``, else ``AWS_ENDPOINT_URL`` (botocore reads a profile's own
+    ``endpoint_url`` and ``services`` itself), unless configured endpoints are ignored."""
+    if environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    return environ.get("AWS_ENDPOINT_URL_STS") or environ.get("AWS_ENDPOINT_URL") or None
