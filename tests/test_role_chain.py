@@ -393,6 +393,30 @@ def test_export_gives_the_role_and_token_refuses_it(chained: World) -> None:
     )
 
 
+@pytest.mark.slow
+def test_a_second_machine_takes_the_chain_from_the_dynamodb_tier(
+    chained: World, moto: MotoServer, dynamodb_table: Any
+) -> None:
+    _client, table = dynamodb_table
+    chained.extra_env.update(moto.env)
+    chained.keys.update(mdh_cache="dynamodb", mdh_dynamodb_table=table)
+    write_config(chained)
+    first = chained.run("process", "--profile", "B")
+    assert first.code == 0, first.err
+    with CountingProxy(moto.url) as proxy:
+        other = chained.run(
+            "process",
+            "--profile",
+            "B",
+            MDH_CACHE_DIR=str(chained.tmp / "other-machine"),
+            AWS_ENDPOINT_URL=proxy.url,
+        )
+        assert other.code == 0, other.err
+        assert proxy.counts()["AssumeRole"] == 0 and proxy.counts()["GetItem"] >= 1
+    assert json.loads(other.out)["AccessKeyId"] == json.loads(first.out)["AccessKeyId"]
+    assert chained.emulator.count("exchange") == 1
+
+
 def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World) -> None:
     done = chained.run("process", "--profile", "B")
     assert done.code == 0, done.err
