@@ -433,7 +433,7 @@ def test_the_cache_holds_no_plain_text_of_the_chained_credentials(chained: World
         (
             f"[profile M]\nrole_arn = {ROLE_A}\nsource_profile = mdh\nmfa_serial = arn:mfa\n",
             "M",
-            "profile M sets mfa_serial: a credential helper cannot prompt",
+            "profile M sets mfa_serial: mdh-creds cannot prompt",
         ),
         (
             f"[profile X]\nrole_arn = {ROLE_A}\nsource_profile = Y\n"

@@ -6,7 +6,7 @@ holds no ``role_arn``, or holds static keys (botocore then uses those). Per hop 
 ``role_arn``, ``role_session_name``, ``external_id``, ``duration_seconds`` (ignored unless an
 integer) and ``mfa_serial``; no session tags and no source identity come from the config file.
 ``credential_source`` is botocore's (environment, container, instance metadata): such a chain
-is not ours. A cycle, a missing source profile, and ``mfa_serial`` (a credential helper cannot
+is not ours. A cycle, a missing source profile, and ``mfa_serial`` (mdh-creds cannot
 prompt for a code) are configuration errors.
 
 Light (no ``dataclasses``): the cache-hit fast path reads a chain and its entry's key with it.
@@ -130,7 +130,7 @@ def _hop(name: str, keys: Mapping[str, str]) -> Hop:
 
     if keys.get("mfa_serial") is not None:
         raise ConfigError(
-            f"profile {name} sets mfa_serial: a credential helper cannot prompt for an MFA "
+            f"profile {name} sets mfa_serial: mdh-creds cannot prompt for an MFA "
             "code; remove mfa_serial, or let the AWS CLI assume this role itself"
         )
     return Hop(
