@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mdh_creds.broker import CredentialBroker
-from mdh_creds.factory import build_broker
+from mdh_creds.factory import build_broker, build_chain_broker
 from mdh_creds.models import AccessToken, TemporaryCredentials
+from mdh_creds.roles.resolve import settings_chain
 from mdh_creds.settings.model import parse_settings
 from mdh_creds.settings.specs import SPEC_BY_NAME
 
@@ -36,7 +37,11 @@ def broker_for(
     if env_file:
         flags["env_file"] = os.fspath(env_file)
     environ = os.environ if environ is None else environ
-    return build_broker(parse_settings(environ, flags), environ=environ)
+    settings = parse_settings(environ, flags)
+    chained = settings_chain(settings, environ, flags)  # a role chained on an mdh profile
+    if chained is not None:
+        return build_chain_broker(*chained, environ=environ)
+    return build_broker(settings, environ=environ)
 
 
 def get_credentials(profile_name: str | None = None, **overrides: Any) -> TemporaryCredentials:

@@ -111,10 +111,34 @@ class CredentialBroker:
         self.token_key = CacheKey.for_identity(identity, KIND_TOKEN)
         self._forced: set[str] = set()
         self._token_fetches = 0
+        self._below: CredentialBroker | None = None  # the broker ``on_source`` was called on
 
     @property
     def cache(self) -> CacheBackend | None:
         return self._cache
+
+    def on_source(
+        self, identity: dict[str, str], source: Source, policy: Policy | None = None
+    ) -> CredentialBroker:
+        """A broker for the credentials ``source`` yields (a role assumed on these), kept in
+        this broker's cache under ``identity``, sealed by its sealer, single-flighted by its
+        locks; it makes no MDH call."""
+        broker = CredentialBroker(
+            identity=identity,
+            exchange=_no_exchange,
+            cache=self._cache,
+            sealer=self._sealer,
+            clock=self._clock,
+            policy=policy or self.policy,
+            source=source,
+        )
+        broker._below = self
+        return broker
+
+    def _own_keys(self) -> list[CacheKey]:
+        """This broker's keys, and those of the brokers its source stands on (``status``)."""
+        below = self._below._own_keys() if self._below is not None else []
+        return [self.cred_key, self.token_key, *below]
 
     def _exchange(self) -> Exchange:
         if self._exchange_obj is None:
@@ -369,7 +393,7 @@ class CredentialBroker:
 
     def _entry_status(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus:
         kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
-        own = key in (self.cred_key, self.token_key)
+        own = key in self._own_keys()
         entry = self._load(key, kind, backend) if own else None
         if entry is None:
             return self._closed_status(key, tier, backend, own)
@@ -393,6 +417,12 @@ class CredentialBroker:
             return EntryStatus(key.kind, key.name, None, "unreadable", tier=tier)
         expired_at = datetime.fromtimestamp(expires, timezone.utc)
         return EntryStatus(key.kind, key.name, expired_at, "expired", tier=tier)
+
+
+def _no_exchange() -> Exchange:
+    raise ConfigError(
+        "a role profile holds AWS credentials only: ask its mdh profile for the MDH access token"
+    )
 
 
 def _kind(entry: AccessToken | TemporaryCredentials) -> str:

@@ -22,6 +22,7 @@ from mdh_creds.crypto import Sealer
 from mdh_creds.errors import CacheUnavailable
 from mdh_creds.mdh.account import Account, resolve
 from mdh_creds.mdh.keystore import Prompt
+from mdh_creds.roles.chain import Chain
 from mdh_creds.settings.model import Settings
 
 _log = logging.getLogger(__name__)
@@ -142,3 +143,36 @@ def _reloader(
         return (lambda: fresh.exchange(clock, http)), fresh.sealer()
 
     return reload
+
+
+def build_chain_broker(
+    chain: Chain,
+    root_settings: Settings,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = utc_now,
+    cache: CacheBackend | Literal["settings"] | None = "settings",
+    force_refresh: bool = False,
+    min_left: float = 0.0,
+) -> CredentialBroker:
+    """The broker of a role chain's last hop. Each hop's broker assumes its role on the
+    credentials of the broker below (the root's is ``build_broker``'s), all in the root's cache
+    under keys of the whole chain so far, sealed with the root's sealer. ``force_refresh`` and
+    ``min_left`` apply to the last hop (what is handed out)."""
+    from mdh_creds.roles.sts import AssumeRoleSource, sts_client_factory
+
+    broker = build_broker(root_settings, environ=environ, clock=clock, cache=cache)
+    client_factory = sts_client_factory(chain.profile, root_settings.timeout, environ)
+    for depth, hop in enumerate(chain.hops, start=1):
+        last = depth == len(chain.hops)
+        policy = Policy(
+            refresh_window=broker.policy.refresh_window,
+            # A waiter may outlast every hop below, each as long as the one before.
+            lock_timeout=broker.policy.lock_timeout + exchange_budget(root_settings),
+            force_refresh=force_refresh and last,
+            min_left=timedelta(seconds=min_left if last else 0.0),
+        )
+        identity = hop.identity(broker.cred_key.digest)
+        source = AssumeRoleSource(hop, broker.get_credentials, client_factory, clock)
+        broker = broker.on_source(identity, source, policy)
+    return broker

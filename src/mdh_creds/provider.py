@@ -2,8 +2,8 @@
 
 ``session(profile)`` gives a boto3 session whose credentials come from the broker (no
 subprocess); ``install()`` makes every later botocore session resolve mdh profiles the same way,
-and ``install(session)`` does it for one existing session. The provider answers ``None`` for a
-profile that is not an mdh profile, so botocore's own chain goes on as usual. aiobotocore
+and ``install(session)`` does it for one existing session; a role chained on an mdh profile too
+(``roles``). For any other profile it answers ``None``: botocore's chain goes on. aiobotocore
 sessions (s3fs, pandas, aioboto3) get :class:`AioMdhCredentialProvider`, whose credentials are
 async (``mdh_creds.aio``); ``aio_session(profile)`` is ``session`` for them.
 
@@ -27,6 +27,8 @@ from mdh_creds.errors import MdhCredsError
 from mdh_creds.models import TemporaryCredentials
 from mdh_creds.redact import printable, redact
 from mdh_creds.refresh import refreshable
+from mdh_creds.roles.chain import is_role_profile
+from mdh_creds.roles.resolve import chain_for, profiles_of
 from mdh_creds.settings.model import Settings, config_file_path, parse_settings
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import select_profile
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 # Keys with which a profile gets its credentials elsewhere: such a profile, holding no mdh_* key,
-# is left to botocore even when MDH_* variables are set in the environment.
+# is left to botocore even when MDH_* variables are set (a role profile: ``roles.resolve``).
 _FOREIGN_KEYS = (
     "aws_access_key_id",
     "credential_process",
@@ -101,6 +103,8 @@ class MdhCredentialProvider(CredentialProvider):
         with inside():
             try:
                 keys = self._profile_keys(self._profile())
+                if keys is not None and is_role_profile(keys):
+                    return self._chain_broker()
                 settings = self._settings(keys)
                 if not self._acts_for(settings, keys or {}):
                     return None
@@ -129,10 +133,7 @@ class MdhCredentialProvider(CredentialProvider):
         if self.session is None or profile is None:
             env = self._env()
             return load_profile(str(config_file_path(env)), profile or select_profile({}, env))
-        found = self.session.full_config.get("profiles", {}).get(profile)
-        if not isinstance(found, dict):
-            return None
-        return {str(k): v for k, v in found.items() if isinstance(v, str)}
+        return profiles_of(self.session, self._env()).get(profile)
 
     def _settings(self, keys: Mapping[str, str] | None) -> Settings:
         return parse_settings(self._env(), override_flags(self._profile(), self._overrides), keys)
@@ -143,6 +144,18 @@ class MdhCredentialProvider(CredentialProvider):
         if not any(k.startswith("mdh_") for k in keys) and any(k in keys for k in _FOREIGN_KEYS):
             return False
         return settings.is_mdh_profile
+
+    def _chain_broker(self) -> CredentialBroker | None:
+        """The broker of a role chained on an mdh profile (``None``: botocore's to resolve)."""
+        from mdh_creds.factory import build_chain_broker
+
+        env, profile = self._env(), str(self._profile() or select_profile({}, self._env()))
+        flags, profiles = override_flags(profile, self._overrides), profiles_of(self.session, env)
+        found = chain_for(profiles, profile, env, flags, self._required)
+        with self._lock:
+            if self._broker is None and found is not None:
+                self._broker = build_chain_broker(*found, environ=env)
+            return self._broker
 
     def _broker_for(self, settings: Settings) -> CredentialBroker:
         from mdh_creds.factory import build_broker

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 if TYPE_CHECKING:
     from mdh_creds.broker import CredentialBroker
     from mdh_creds.cache.backends import CacheBackend
+    from mdh_creds.roles.chain import Chain
     from mdh_creds.settings.model import Settings
 
 
@@ -69,10 +70,19 @@ def make_broker(
     """The broker for the command's settings, honouring ``--no-cache`` and ``--force-refresh``
     (``cache``: a backend already built, instead of the one the settings name; ``min_left`` as
     ``factory.build_broker``; ``ask``: a key's passphrase may be asked for on the terminal)."""
-    from mdh_creds.factory import build_broker
+    from mdh_creds.factory import build_broker, build_chain_broker
 
     settings = settings or load_settings(ctx)
     no_cache = bool(ctx.flags.get("no_cache"))
+    chained = role_chain(ctx, settings)
+    if chained is not None:  # a role on an mdh profile: the root's cache, not ``cache``
+        return build_chain_broker(
+            *chained,
+            environ=ctx.environ,
+            cache=None if no_cache else "settings",
+            force_refresh=bool(ctx.flags.get("force_refresh")),
+            min_left=min_left,
+        )
     return build_broker(
         settings,
         environ=ctx.environ,
@@ -81,6 +91,14 @@ def make_broker(
         min_left=min_left,
         prompt=terminal_prompt() if ask else None,
     )
+
+
+def role_chain(ctx: Context, settings: Settings) -> tuple[Chain, Settings] | None:
+    """The chain and root settings when the profile is a role chained on an mdh profile;
+    ``ConfigError`` when it is a role profile mdh-creds cannot serve."""
+    from mdh_creds.roles.resolve import settings_chain
+
+    return settings_chain(settings, ctx.environ, ctx.flags)
 
 
 def terminal_prompt() -> Callable[[str], str] | None:

@@ -2,7 +2,8 @@
 
 It reads settings, the identity and the entry's name through the same functions as the full
 command (``settings.sources``, ``settings.profiles``, ``cache.stored``), but handles only the plain
-case: ``process`` with at most ``--profile``, no unknown ``mdh_*`` key, the file cache, a
+case: ``process`` with at most ``--profile`` (an mdh profile, or a role chained on one with
+``mdh_*`` keys: the last hop's entry, ``roles.chain``), no unknown ``mdh_*`` key, the file cache, a
 DynamoDB entry's local copy, or the keyring cache on a pinned Secret Service; a key from the
 environment, a private key file or a pinned Secret Service (opened with its passphrase from the
 environment or that keyring when it is encrypted), or a KMS key whose sealing material is kept
@@ -16,7 +17,7 @@ import os
 import stat
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mdh_creds.cache.choice import SECRET_SERVICE_BACKEND, keyring_class, remembers_file_cache
 from mdh_creds.cache.folder import is_private_folder, read_private
@@ -40,6 +41,9 @@ from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
 from mdh_creds.settings.sources import config_file, profile_region, read_all, select_profile
 from mdh_creds.settings.typos import unknown_keys
+
+if TYPE_CHECKING:
+    from mdh_creds.roles.chain import Chain
 
 _MAX_KEY_BYTES = 64 * 1024
 
@@ -267,16 +271,19 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
     profile = _profile_flag(argv) or select_profile({}, environ)
     path = config_file(environ)
     profile_keys = load_profile(path, profile) or {}
-    if unknown_keys(profile_keys):
+    chain, root, root_keys = _chain_root(path, profile, profile_keys)
+    if unknown_keys(profile_keys) or unknown_keys(root_keys):
         raise _NotHere("a misspelt mdh_ key: the full command warns about it")
-    settings = read_settings(environ, profile_keys, f"profile {profile} of {path}")
+    settings = read_settings(environ, root_keys, f"profile {root} of {path}")
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["client_id"] or settings["client_secret"]:
         raise _NotHere("an API client: the full command explains")
     now = time.time()
-    region = profile_region(environ, profile_keys)
+    region = profile_region(environ, root_keys)
     sealer, account = _sealer(settings, environ, region, folder, now)
     key = CacheKey.for_identity(entry_identity(account), KIND_CREDENTIALS)
+    for hop in chain.hops if chain is not None else ():  # each hop's entry: ``roles.chain``
+        key = CacheKey.for_identity(hop.identity(key.digest), KIND_CREDENTIALS)
     stored = _stored_entry(settings, environ, folder, key.name)
     payload = sealer.open(key, live_body(stored, now))
     if payload is None:
@@ -286,6 +293,22 @@ def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[s
         account_id = values.parse_account_id(account_id)  # invalid: the full command explains
     document = _fresh_document(payload, now, float(settings["refresh_window"]), account_id)
     return document, settings["cache"]
+
+
+def _chain_root(
+    path: str, profile: str, keys: Mapping[str, str]
+) -> tuple[Chain | None, str, Mapping[str, str]]:
+    """A role profile's chain, its root and the root's keys (a plain profile: no chain, the
+    profile itself). Only a root with ``mdh_*`` keys: the full command judges any other."""
+    if "role_arn" not in keys:
+        return None, profile, keys
+    from mdh_creds.roles.chain import load_profiles, read_chain
+
+    profiles = load_profiles(path)
+    chain = read_chain(profiles, profile)  # a broken chain raises: the full command explains
+    if chain is None or not any(key.startswith("mdh_") for key in profiles[chain.root]):
+        raise _NotHere("a chain the full command resolves or refuses")
+    return chain, chain.root, profiles[chain.root]
 
 
 def _fresh_document(

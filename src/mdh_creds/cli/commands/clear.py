@@ -8,7 +8,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from mdh_creds.cache.backends import CacheBackend
-from mdh_creds.cli.context import Context, load_settings, make_broker
+from mdh_creds.cli.context import Context, load_settings, make_broker, role_chain
 from mdh_creds.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def _mdh_settings(ctx: Context) -> Settings:
     """The settings of an mdh profile; for any other profile, what to do instead of setting one
     up (nothing of it can be cached)."""
     settings = load_settings(ctx)
-    if not settings.is_mdh_profile:
+    if not settings.is_mdh_profile and role_chain(ctx, settings) is None:  # a role: its entry
         raise ConfigError(
             f"profile {settings.profile} has no mdh settings, so nothing of it is cached: name "
             "the mdh profile (mdh-creds clear --profile NAME), or remove every entry "

@@ -118,7 +118,7 @@ def exec_with_profile(ctx: Context, settings: Settings, argv: list[str]) -> int:
 
     make_broker(ctx, settings).get_credentials()  # fail here, not in the child; warm the cache
     keys = load_profile(str(settings.config_file), settings.profile) or {}
-    if "credential_process" not in keys:
+    if "credential_process" not in keys and "role_arn" not in keys:  # a role: botocore assumes it
         ctx.say(
             f"profile {settings.profile} in {settings.config_file} has no "
             f"credential_process, so SDKs in {argv[0]} find no credentials through it: run "

@@ -11,12 +11,19 @@ from typing import Any
 
 from mdh_creds.broker import EntryStatus
 from mdh_creds.cache.backends import CacheBackend
-from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN
-from mdh_creds.cli.context import Context, describe_cache, load_settings, make_broker
+from mdh_creds.cache.stored import KIND_CREDENTIALS
+from mdh_creds.cli.context import (
+    Context,
+    describe_cache,
+    load_settings,
+    make_broker,
+    role_chain,
+)
 from mdh_creds.cli.launcher import check_process
 from mdh_creds.clock import relative, to_timestamp, utc_now
 from mdh_creds.errors import MdhCredsError
 from mdh_creds.redact import printable, redact
+from mdh_creds.roles.chain import Chain
 from mdh_creds.settings.awsconfig import find_shadowing_keys
 from mdh_creds.settings.model import Settings
 from mdh_creds.settings.profiles import load_profile
@@ -48,21 +55,24 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     """A JSON-able report; a configuration error is reported in it, not raised."""
     from mdh_creds.factory import cache_folder
 
-    folder = cache_folder(settings, ctx.environ)
-    cache = _cache(ctx, settings)
+    chain, root = _chain(ctx, settings)
+    folder = cache_folder(root, ctx.environ)
+    cache = _cache(ctx, root)
     report: dict[str, Any] = {
         "profile": settings.profile,
         "config_file": str(settings.config_file),
         "profile_found": settings.profile_found,
-        "settings": shown_settings(settings, folder),
+        "settings": shown_settings(root, folder),
         "region": settings.region,
         "error": None,
         "healthy": False,  # valid credentials at hand (the exit code of ``status --json``)
         "cache": describe_cache(settings, cache, folder),
         "entries": [],
         "clock_skew_seconds": None,
-        **profile_checks(ctx, settings),
+        **profile_checks(ctx, settings, role=chain is not None),
     }
+    if chain is not None:
+        report["chain"] = chain.describe()
     try:
         _add_entries(report, make_broker(ctx, settings, cache=cache, ask=True))
     except MdhCredsError as exc:
@@ -70,14 +80,27 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     return report
 
 
-def profile_checks(ctx: Context, settings: Settings) -> dict[str, Any]:
+def _chain(ctx: Context, settings: Settings) -> tuple[Chain | None, Settings]:
+    """A role profile's chain and its root's settings (whose cache serves it), else ``None``
+    and the profile's own; a chain that cannot be served is reported by ``make_broker``."""
+    try:
+        chained = role_chain(ctx, settings)
+    except MdhCredsError:
+        return None, settings
+    return chained if chained is not None else (None, settings)
+
+
+def profile_checks(ctx: Context, settings: Settings, *, role: bool = False) -> dict[str, Any]:
     """The profile's ``credential_process`` and what to fix: unknown keys, shadowing static
-    keys, a program that cannot be started."""
+    keys, a program that cannot be started (a ``role`` profile needs none: botocore would
+    assume its role before running one)."""
     keys = load_profile(str(settings.config_file), settings.profile) or {}
     process = check_process(keys.get("credential_process"), settings.profile, ctx.environ)
     where = f"profile {settings.profile} of {settings.config_file}"
     warnings = unknown_key_warnings(keys, where) + shadowing_warnings(ctx, settings)
-    if process.warning and settings.profile_found:  # no profile: the error says what to run
+    if (
+        process.warning and settings.profile_found and not role
+    ):  # no profile: the error says what to run
         warnings.append(process.warning)
     if settings.region is None and settings.profile_found:
         warnings.append(no_region_warning(settings))
@@ -128,8 +151,9 @@ def _add_entries(report: dict[str, Any], broker: Any) -> None:
         for e in entries
     ]
     report["clock_skew_seconds"] = measured_skew(entries)
-    wanted = KIND_TOKEN if broker.tokens_only else KIND_CREDENTIALS  # an API client: its token
-    report["healthy"] = any(e.kind == wanted and e.state in ("fresh", "stale") for e in entries)
+    # An API client: its token; a role profile: the last hop's credentials, not those below.
+    wanted = broker.token_key.name if broker.tokens_only else broker.cred_key.name
+    report["healthy"] = any(e.name == wanted and e.state in ("fresh", "stale") for e in entries)
 
 
 def measured_skew(entries: list[EntryStatus]) -> float | None:
@@ -150,6 +174,7 @@ def render_status(report: dict[str, Any]) -> str:
     for name, item in report["settings"].items():
         lines.append(f"  {name:<18} {item['value']:<40} {item['source']}")
     lines.append(f"region       {report['region'] or 'not set'}")
+    lines += [f"chain        {step}" for step in report.get("chain", [])]
     cache = report["cache"]
     lines.append(f"cache        {cache['backend']} ({cache['where']})")
     lines.append(f"cache folder {cache['folder']}")
