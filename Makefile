@@ -40,7 +40,7 @@ bench: $(VENV)/.installed-test+dev
 # The manual as a site in site/ (open site/index.html); strict: a broken link or anchor fails.
 # The reference pages are generated from the code by the hook docs/gen_reference.py.
 docs: $(VENV)/.installed-docs
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/mkdocs build --strict
 
 # The sdist and the wheel in $(DIST_DIR), checked by twine (metadata, README rendering).
 DIST_DIR ?= dist
