@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Result, World
+from servers import free_port
+from test_role_chain import CHAIN, ROLE_A, plant_role_credentials, write_config
 
 SCRIPT = Path(sys.executable).parent / "mdh-creds"
 
@@ -489,8 +491,50 @@ def test_list_shows_every_mdh_profile_and_never_exchanges(world: World) -> None:
     assert rows["mdh-dev"]["state"] == "error" and "no private key" in rows["mdh-dev"]["error"]
     human = mdh_creds(world, "list")
     assert human.code == 0, human.err
-    assert re.search(r"^mdh +fresh +\S+Z \(in \d+ (min|h)", human.out, re.MULTILINE), human.out
+    assert re.search(
+        r"^mdh +service account +fresh +\S+Z \(in \d+ (min|h)", human.out, re.MULTILINE
+    ), human.out
     assert (world.emulator.count("exchange"), world.emulator.count("token")) == (exchanges, tokens)
+
+
+ROLES = f"""
+[profile mfa]
+role_arn = {ROLE_A}
+source_profile = A
+mfa_serial = arn:aws:iam::123456789012:mfa/me
+
+[profile keys]
+aws_access_key_id = AKIAOTHERKEYS0000001
+aws_secret_access_key = other-secret
+
+[profile foreign]
+role_arn = {ROLE_A}
+source_profile = keys
+"""
+
+
+def test_list_shows_the_roles_on_an_mdh_profile_with_their_last_hops_entry(world: World) -> None:
+    """A role chained on an mdh profile is listed with its root and the state of its last
+    hop's entry, read from the cache with no STS call (the endpoint is closed) and no MDH call;
+    a role on any other profile is botocore's and is not listed."""
+    write_config(world, CHAIN.split("[profile b-cli]")[0] + ROLES)
+    plant_role_credentials(world, "B", left=timedelta(minutes=10))  # inside the refresh window
+    closed = f"http://127.0.0.1:{free_port()}"
+    listed = mdh_creds(world, "list", "--json", AWS_ENDPOINT_URL=closed)
+    assert listed.code == 0, listed.err
+    rows = {row["profile"]: row for row in json.loads(listed.out)["profiles"]}
+    assert list(rows) == ["mdh", "A", "B", "mfa"]
+    assert [(rows[p]["kind"], rows[p]["root"], rows[p]["state"]) for p in ("A", "B")] == [
+        ("role", "mdh", "none"),
+        ("role", "mdh", "stale"),
+    ]
+    assert 540 < rows["B"]["expires_in_seconds"] <= 600
+    assert rows["mfa"]["state"] == "error" and "sets mfa_serial" in rows["mfa"]["error"]
+    assert (rows["mdh"]["kind"], rows["mdh"]["root"]) == ("service account", None)
+    human = mdh_creds(world, "list", AWS_ENDPOINT_URL=closed)
+    assert re.search(r"^B +role on mdh +stale +\S+Z \(in \d+ min", human.out, re.M), human.out
+    assert re.search(r"^A +role on mdh +none +-$", human.out, re.M), human.out
+    assert (world.emulator.count("exchange"), world.emulator.count("token")) == (0, 0)
 
 
 def test_list_with_no_mdh_profile_says_what_to_run(empty: World) -> None:

@@ -25,7 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "status",
         "show settings with their sources, the cache, its entries and what to fix",
     ),
-    "list": ("list_profiles", "list the mdh profiles with the state of their cached credentials"),
+    "list": (
+        "list_profiles",
+        "list the mdh profiles and the roles on them, with the state of their cached credentials",
+    ),
     "clear": ("clear", "remove cached entries"),
     "configure": ("configure", "write or update the profile in the AWS config file"),
     "iam-policy": ("iam_policy", "print the least-privilege IAM policy for these settings"),
