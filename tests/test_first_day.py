@@ -8,18 +8,22 @@ import contextlib
 import json
 import queue
 import re
+import shlex
 import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from conftest import Result, World
+from mdh_creds.cache.file import FileCache
+from mdh_creds.cache.stored import CacheKey
 from servers import free_port
 from test_role_chain import CHAIN, ROLE_A, plant_role_credentials, write_config
+from test_wrap import Wrapped
 
 SCRIPT = Path(sys.executable).parent / "mdh-creds"
 
@@ -535,6 +539,28 @@ def test_list_shows_the_roles_on_an_mdh_profile_with_their_last_hops_entry(world
     assert re.search(r"^B +role on mdh +stale +\S+Z \(in \d+ min", human.out, re.M), human.out
     assert re.search(r"^A +role on mdh +none +-$", human.out, re.M), human.out
     assert (world.emulator.count("exchange"), world.emulator.count("token")) == (0, 0)
+
+
+def test_status_names_the_entries_of_the_wraps_the_config_runs(world: World) -> None:
+    """An entry kept by a wrap of the AWS config file shows as that wrap (by its --name, else by
+    its profile); another identity's entry still shows as such."""
+    wrap = Wrapped(world.tmp)  # its cache folder is the mdh profile's
+    assert wrap.cache == world.cache_dir
+    command = shlex.join(wrap.command)
+    with world.config.open("a", encoding="utf-8") as config:
+        config.write(
+            f"[profile corp]\ncredential_process = {SCRIPT} wrap --name corp -- {command}\n"
+        )
+        config.write(f"[profile plain]\ncredential_process = {SCRIPT} wrap -- {command}\n")
+    assert wrap.run("--name", "corp").returncode == 0 and wrap.run().returncode == 0
+    foreign = CacheKey("ab" * 32, "credentials")  # another profile's, of no wrap
+    FileCache(world.cache_dir).save(foreign, b"\0" * 64, datetime.now(timezone.utc))
+    report = json.loads(mdh_creds(world, "status", "--json").out)
+    states = sorted(e["state"] for e in report["entries"] if e["kind"] == "credentials")
+    assert states == ["other identity", "wrap (profile plain)", "wrap corp"], report["entries"]
+    human = mdh_creds(world, "status").out
+    assert re.search(r"^  credentials \(file\) +wrap corp *$", human, re.M), human
+    assert re.search(r"^  credentials \(file\) +other identity *$", human, re.M), human
 
 
 def test_list_with_no_mdh_profile_says_what_to_run(empty: World) -> None:

@@ -77,7 +77,25 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         _add_entries(report, make_broker(ctx, settings, cache=cache, ask=True))
     except MdhCredsError as exc:
         report["error"] = printable(redact(str(exc)))  # may quote an AWS service's answer
+    name_wraps(ctx, settings, report["entries"])
     return report
+
+
+def name_wraps(ctx: Context, settings: Settings, entries: list[dict[str, Any]]) -> None:
+    """Another identity's entry that a wrap of the AWS config file keeps shows as that wrap
+    (``wrap NAME``); any other stays ``other identity``."""
+    from mdh_creds.cli.wraps import wrap_labels
+    from mdh_creds.settings.profiles import load_profiles
+
+    foreign = [e for e in entries if e["state"] == "other identity"]
+    if not foreign:
+        return
+    try:
+        labels = wrap_labels(load_profiles(str(settings.config_file)), ctx.parser_factory)
+    except MdhCredsError:
+        return
+    for entry in foreign:
+        entry["state"] = labels.get(entry["name"], entry["state"])
 
 
 def _chain(ctx: Context, settings: Settings) -> tuple[Chain | None, Settings]:
