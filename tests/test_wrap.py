@@ -253,6 +253,21 @@ def test_status_says_where_the_sealing_key_is_kept(wrapped: Wrapped) -> None:
     assert SECRET not in shown.stdout and wrapped.runs == 1
 
 
+def test_clear_removes_this_wraps_entry_and_runs_nothing(wrapped: Wrapped) -> None:
+    assert wrapped.run("--name", "corp").returncode == 0
+    assert wrapped.run("--name", "other").returncode == 0
+    done = wrapped.run("--name", "corp", "--clear")
+    assert (done.returncode, done.stdout) == (0, ""), done.stderr
+    assert done.stderr == f"mdh-creds: removed 1 cached entry (files in {wrapped.cache})\n"
+    assert wrapped.runs == 2  # CMD did not run
+    assert wrapped.run("--name", "corp", "--status").returncode == 1  # its entry is gone
+    assert wrapped.run("--name", "other", "--status").returncode == 0  # the other one stays
+    again = wrapped.run("--name", "corp", "--clear")
+    assert again.returncode == 0 and "removed 0 cached entries" in again.stderr
+    both = wrapped.run("--name", "corp", "--clear", "--status")
+    assert both.returncode == 2 and "not allowed with argument" in one_line_error(both)
+
+
 def test_the_sealing_key_is_kept_in_the_os_keyring_when_one_answers(
     wrapped: Wrapped, keyring_env: dict[str, str]
 ) -> None:

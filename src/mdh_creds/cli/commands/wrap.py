@@ -6,7 +6,8 @@ entry is sealed with a key of its own (``wrapped.keys``) and refreshed by the ru
 follows. Its settings come from flags and ``MDH_*`` variables only, never from a profile:
 ``--cache``, ``--cache-dir``, ``--dynamodb-table``, ``--refresh-window``, ``--aws-profile``, and
 ``--kms-key-id`` for a fleet's sealing key.
-``--status`` shows the entry, the cache and where the sealing key is kept.
+``--status`` shows the entry, the cache and where the sealing key is kept; ``--clear`` removes
+the entry.
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long to keep credentials CMD prints with no Expiration (default: refuse them)",
     )
-    parser.add_argument(
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
         "--status",
         action="store_true",
         default=None,
         help="show the entry, the cache and where the sealing key is kept; run nothing",
+    )
+    shown.add_argument(
+        "--clear",
+        action="store_true",
+        default=None,
+        help="remove this wrap's entry from the cache; run nothing",
     )
     parser.add_argument(
         "argv", nargs=argparse.REMAINDER, metavar="-- CMD ...", help="the command to wrap"
@@ -89,6 +97,8 @@ def run(ctx: Context) -> int:
         broker, where = _broker(ctx, settings, argv, given)
         if ctx.flags.get("status"):
             return _status(ctx, broker, where)
+        if ctx.flags.get("clear"):
+            return _clear(ctx, broker)
         creds = broker.get_credentials()
     from mdh_creds.clock import to_timestamp
     from mdh_creds.wrapped.answer import document
@@ -150,7 +160,7 @@ def _sealed_cache(
     ctx: Context, settings: Settings, timeout: float
 ) -> tuple[CacheBackend | None, Sealer | None, str]:
     """The cache, the sealer of its wrapped entries, and where the key is kept. ``--status``
-    only looks for the key; a run makes it when there is none."""
+    only looks for the key, ``--clear`` needs none; a run makes it when there is none."""
     from mdh_creds.clock import utc_now
     from mdh_creds.crypto import Sealer
     from mdh_creds.errors import CacheUnavailable
@@ -160,8 +170,8 @@ def _sealed_cache(
     if ctx.flags.get("no_cache"):
         return None, None, "none (nothing is cached)"
     cache = build_cache(settings, ctx.environ, utc_now, timeout + 5)
-    if cache is None:
-        return None, None, "none (nothing is cached)"
+    if cache is None or ctx.flags.get("clear"):  # ``--clear`` removes by name: needs no key
+        return cache, None, "" if cache else "none (nothing is cached)"
     folder = str(settings.cache_folder(ctx.environ))
     if settings.kms_key_id:
         return cache, *_kms_sealer(ctx, settings)
@@ -212,3 +222,12 @@ def _status(ctx: Context, broker: CredentialBroker, where: str) -> int:
         lines.append(f"entry {broker.cred_key.name}: none")
     ctx.stdout.write("\n".join(lines) + "\n")
     return 0 if any(e.state in ("fresh", "stale") for e in own) else 1
+
+
+def _clear(ctx: Context, broker: CredentialBroker) -> int:
+    """Remove this wrap's entry (in every tier of the cache), as ``clear`` says it."""
+    removed = broker.clear()
+    where = broker.cache.describe() if broker.cache else "no cache"
+    noun = "entry" if removed == 1 else "entries"
+    ctx.say(f"removed {removed} cached {noun} ({where})", event="clear")
+    return 0
