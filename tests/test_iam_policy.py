@@ -93,6 +93,22 @@ def test_file_cache_without_secret_prints_an_empty_policy_and_a_note(world: Worl
     assert world.emulator.requests == []
 
 
+def test_a_wrap_reads_no_profile_and_no_secret(world: World) -> None:
+    """``--wrap``: the profile's DynamoDB cache and secret are not the wrap's; its own flags
+    are, and its KMS key is only signed with."""
+    world.write_profile(mdh_cache="dynamodb", mdh_dynamodb_table="team-cache")
+    alone = world.main("iam-policy", "--wrap", MDH_SECRET_ID=SECRET_ARN)
+    assert alone.code == 0, alone.err
+    assert json.loads(alone.out)["Statement"] == []
+    assert "a wrap with the auto cache and no KMS key makes no AWS calls" in alone.err
+    flags = ("--cache", "dynamodb", "--dynamodb-table", "team-cache", "--kms-key-id", "k-1")
+    fleet = world.main("iam-policy", "--wrap", *flags, AWS_REGION="eu-west-1")
+    statements = by_sid(json.loads(fleet.out))
+    assert set(statements) == {"MdhCredsCache", "MdhCredsCacheListing", "MdhCredsKmsSign"}
+    assert statements["MdhCredsKmsSign"]["Action"] == ["kms:Sign"]
+    assert "`wrap --status`" in fleet.err
+
+
 @pytest.fixture
 def dynamodb_calls() -> Iterator[set[str]]:
     """The DynamoDB operations every botocore session created meanwhile sends."""

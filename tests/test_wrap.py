@@ -437,6 +437,53 @@ def test_a_fleet_shares_entries_through_a_kms_sealing_key(
     assert outputs[0] == outputs[1] and wrapped.runs == 1
 
 
+@pytest.mark.slow
+def test_iam_policy_for_a_wrap_covers_exactly_the_calls_it_makes(
+    wrapped: Wrapped, moto: Any, dynamodb_table: tuple[Any, str]
+) -> None:
+    """A wrap on the DynamoDB tier with a KMS sealing key: ``iam-policy --wrap`` allows what its
+    runs and ``--clear`` call, and the listing statement what ``--status`` adds; a secret the
+    environment names is no wrap's concern."""
+    from mdh_creds.testing.proxy import CountingProxy
+    from test_kms import create_kms_key
+
+    key_id, _ = create_kms_key(moto.url)
+    with CountingProxy(moto.url) as proxy:
+        env = {
+            **moto.env,
+            "AWS_ENDPOINT_URL": proxy.url,
+            "AWS_REGION": "us-east-1",
+            "MDH_CACHE": "dynamodb",
+            "MDH_DYNAMODB_TABLE": dynamodb_table[1],
+            "MDH_KMS_KEY_ID": key_id,
+            "MDH_SECRET_ID": "mdh/not-read-by-a-wrap",
+            "XDG_DATA_HOME": str(wrapped.tmp / "data"),
+        }
+        for options in (["--name", "fleet"], ["--name", "fleet"], ["--name", "fleet", "--clear"]):
+            done = wrapped.run(*options, **env)
+            assert done.returncode == 0, done.stderr
+        runtime = set(proxy.counts())
+        wrapped.run("--name", "fleet", "--status", **env)
+        listing = set(proxy.counts()) - runtime
+    policy = subprocess.run(
+        [console_script(), "iam-policy", "--wrap"],
+        env=wrapped.env(**env, AWS_ACCOUNT_ID="123456789012"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert policy.returncode == 0, policy.stderr
+    statements = {s["Sid"]: s for s in json.loads(policy.stdout)["Statement"]}
+    assert set(statements) == {"MdhCredsCache", "MdhCredsCacheListing", "MdhCredsKmsSign"}
+    allowed = statements["MdhCredsCache"]["Action"] + statements["MdhCredsKmsSign"]["Action"]
+    assert {action.split(":")[1] for action in allowed} == runtime
+    assert listing == {"Scan"} and statements["MdhCredsCacheListing"]["Action"] == ["dynamodb:Scan"]
+    kms = f"arn:aws:kms:us-east-1:123456789012:key/{key_id}"
+    assert statements["MdhCredsKmsSign"]["Resource"] == kms
+    assert "not for those the wrapped command prints" in policy.stderr
+
+
 GUARD_SCRIPT = """\
 #!/bin/sh
 # Bounds the depth whatever happens (a loop must not grow without end), and records it.
