@@ -35,8 +35,7 @@ def list_entries(
 ) -> Iterator[EntryStatus]:
     """Every entry in each tier of ``cache``; those under the ``own`` keys opened by ``opened``
     (another identity's show as such, unopened)."""
-    tiers = getattr(cache, "tiers", None)  # a DynamoDB cache with its local copies
-    for tier, backend in tiers() if callable(tiers) else [(cache.name, cache)]:
+    for tier, backend in cache.tiers():  # a DynamoDB cache: its local copies and the table
         for key in backend.list_keys():
             status = opened(key, tier, backend) if key in own else None
             yield status or _closed_status(key, tier, backend, key in own, clock)
@@ -49,9 +48,8 @@ def _closed_status(
     backends' ``load`` treats as absent), or unreadable."""
     if not own:
         return EntryStatus(key.kind, key.name, None, "other identity", tier=tier)
-    expiry = getattr(backend, "expiry", None)
     try:
-        expires = expiry(key) if callable(expiry) else None
+        expires = backend.expiry(key)
     except CacheError:
         expires = None
     if expires is None or clock().timestamp() < expires:

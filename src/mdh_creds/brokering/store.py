@@ -50,9 +50,8 @@ class SealedStore:
             self.drop(exc)
             return None
         entry = self._parse(kind, self.sealer.open(key, sealed), key)
-        check = getattr(cache, "check", None)  # a shared table judges what it holds
-        if tier is None and sealed is not None and callable(check):
-            check(key, None if entry is None else entry.local_expires_at.timestamp())
+        if tier is None and sealed is not None:  # a shared table judges what it holds
+            cache.check(key, None if entry is None else entry.local_expires_at.timestamp())
         return entry
 
     def save(self, key: CacheKey, entry: AccessToken | TemporaryCredentials) -> None:
