@@ -40,6 +40,20 @@ _SCRUB_NAMES = {
     "XDG_CACHE_HOME",
 }
 
+# What a cache hit served by a fast path (``cli.fastpath``) must not load: heavy libraries and
+# the standard modules the fast path was written to avoid.
+HEAVY = (
+    "argparse",
+    "logging",
+    "dataclasses",
+    "datetime",
+    "keyring",
+    "requests",
+    "jwt",
+    "boto3",
+    "botocore",
+)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``slow`` first, in their order: run in parallel (``make test``), the long

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import Result, World
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
-from mdh_creds.cli import fastpath
+from mdh_creds.cli import fastcache, fastpath
 from mdh_creds.errors import ConfigError
 from mdh_creds.mdh.account import ServiceAccount, exchange_url_for
 from mdh_creds.mdh.keys import parse_private_key
@@ -69,7 +69,7 @@ def full_values(environ: dict[str, str], keys: dict[str, str]) -> Settings | Non
 
 def fast_values(environ: dict[str, str], keys: dict[str, str]) -> dict[str, Any] | None:
     try:
-        return fastpath.read_settings(environ, keys, ORIGIN)
+        return fastcache.read_settings(environ, keys, ORIGIN)
     except ConfigError:
         return None
 
@@ -87,7 +87,7 @@ def full_identity(found: Settings) -> dict[str, str] | None:
 def fast_identity(found: dict[str, Any]) -> dict[str, str] | None:
     try:
         return fastpath.entry_identity(found)
-    except (fastpath._NotHere, ValueError):
+    except (fastcache.NotHere, ValueError):
         return None
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import Result, World
 from mdh_creds.aws.clients import LOCAL_ENDPOINT, aws_client
-from mdh_creds.cli.fastpath import read_settings
+from mdh_creds.cli.fastcache import read_settings
 from mdh_creds.redact import RedactingFilter, printable
 from mdh_creds.settings.model import parse_settings
 

@@ -23,11 +23,10 @@ from typing import Any
 import pytest
 
 import mdh_creds
-from conftest import Result, World
+from conftest import HEAVY, Result, World
 from mdh_creds.testing.minters import moto_iam_minter
 from mdh_creds.testing.proxy import CountingProxy
 from servers import MotoServer, free_port
-from test_fastpath import HEAVY
 
 ROLE_A = "arn:aws:iam::123456789012:role/first"
 ROLE_B = "arn:aws:iam::123456789012:role/second"

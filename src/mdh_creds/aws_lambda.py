@@ -41,7 +41,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from mdh_creds.broker import CredentialBroker
-from mdh_creds.cache.backends import CacheBackend
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import to_timestamp, utc_now
 from mdh_creds.errors import CacheUnavailable
@@ -52,7 +52,7 @@ from mdh_creds.version import __version__
 _log = logging.getLogger(__name__)
 
 
-class SaveWatch:
+class SaveWatch(CacheBackend):
     """A cache backend that passes every call through, noting the keys saved (each one an
     exchange) and the time spent waiting for locks, per invocation (``reset``)."""
 
@@ -81,9 +81,7 @@ class SaveWatch:
         return self._inner_repaired() - self._repaired_before
 
     def check(self, key: CacheKey, sealed_expiry: float | None) -> None:
-        check = getattr(self.inner, "check", None)
-        if callable(check):
-            check(key, sealed_expiry)
+        self.inner.check(key, sealed_expiry)
 
     def describe(self) -> str:
         return self.inner.describe()

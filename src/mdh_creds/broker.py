@@ -6,6 +6,8 @@ run time is dropped with one warning and the exchange goes on without it. An acc
 handed out from the cache only with more than 60 seconds left (its window never shrinks with its
 lifetime, as the credentials' does); a broker for an API client (``refuse_credentials``) serves
 tokens only.
+
+Its parts are in ``mdh_creds.brokering``; the names the package uses are imported from here.
 """
 
 from __future__ import annotations
@@ -13,74 +15,40 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, TypeVar
+from datetime import timedelta
+from typing import Any
 
+from mdh_creds.brokering.listing import EntryStatus, list_entries
+from mdh_creds.brokering.rotation import Rotation
+from mdh_creds.brokering.store import SealedStore
+from mdh_creds.brokering.terms import (
+    TOKEN_WINDOW,
+    Entry,
+    Exchange,
+    Policy,
+    Reload,
+    Source,
+    no_exchange,
+)
 from mdh_creds.cache.backends import CacheBackend
 from mdh_creds.cache.stored import KIND_CREDENTIALS, KIND_TOKEN, CacheKey
 from mdh_creds.clock import Clock, to_timestamp, utc_now
 from mdh_creds.crypto import Sealer
-from mdh_creds.errors import (
-    CacheError,
-    ConfigError,
-    ExchangeError,
-    ExchangeRejected,
-    LockTimeout,
-    MdhCredsError,
-)
+from mdh_creds.errors import CacheError, ConfigError, ExchangeError, ExchangeRejected, LockTimeout
 from mdh_creds.freshness import Freshness, due_at, freshness
 from mdh_creds.models import AccessToken, TemporaryCredentials
 
-TOKEN_WINDOW = timedelta(seconds=60)
+__all__ = [
+    "TOKEN_WINDOW",
+    "CredentialBroker",
+    "EntryStatus",
+    "Exchange",
+    "Policy",
+    "Reload",
+    "Source",
+]
+
 _log = logging.getLogger(__name__)
-Entry = TypeVar("Entry", AccessToken, TemporaryCredentials)
-
-
-class Exchange(Protocol):
-    """The two MDH calls, bound to one identity (``mdh.py`` through the factory)."""
-
-    def fetch_access_token(self) -> AccessToken: ...
-
-    def fetch_credentials(self, token: AccessToken) -> TemporaryCredentials: ...
-
-
-class Source(Protocol):
-    """AWS credentials got with no MDH token: a role assumed on another profile's credentials,
-    the output of a wrapped ``credential_process``. Its failures are ``ExchangeError``s, so a
-    stale entry is served through them as through a failed exchange."""
-
-    def fetch_credentials(self) -> TemporaryCredentials: ...
-
-
-#: Reads the account's secret again: a new exchange factory and sealer when it holds another key
-#: (rotated), else ``None``.
-Reload = Callable[[], "tuple[Callable[[], Exchange], Sealer] | None"]
-
-
-@dataclass(frozen=True)
-class Policy:
-    """How the broker judges and waits."""
-
-    refresh_window: timedelta = timedelta(seconds=1200)
-    lock_timeout: float = 60.0
-    force_refresh: bool = False
-    # Credentials with a longer lifetime are refreshed once this much is left, whatever the
-    # window (``freshness.SDK_MIN_LEFT`` for what is handed to an SDK: process, the endpoint).
-    min_left: timedelta = timedelta(0)
-
-
-@dataclass(frozen=True)
-class EntryStatus:
-    """What ``status`` shows of one cached entry (no secret)."""
-
-    kind: str
-    name: str
-    expires_at: datetime | None
-    state: str
-    skew: timedelta | None = None  # server minus local, measured when the entry was fetched
-    tier: str = ""
 
 
 class CredentialBroker:
@@ -101,11 +69,11 @@ class CredentialBroker:
     ) -> None:
         """``source``, when given, yields the credentials instead of ``exchange`` (which then
         only ever answers for tokens, and may refuse them)."""
-        self._exchange_factory, self._exchange_obj = exchange, None
+        self._store = SealedStore(cache, sealer, _log)
+        self._rotation = Rotation(exchange, reload, self._store.rekey, _log)
         self._source = source
-        self._reload = reload
         self._refusal = refuse_credentials
-        self._cache, self._sealer, self._clock = cache, sealer, clock
+        self._clock = clock
         self.policy = policy or Policy()
         self.cred_key = CacheKey.for_identity(identity, KIND_CREDENTIALS)
         self.token_key = CacheKey.for_identity(identity, KIND_TOKEN)
@@ -115,7 +83,7 @@ class CredentialBroker:
 
     @property
     def cache(self) -> CacheBackend | None:
-        return self._cache
+        return self._store.cache
 
     def on_source(
         self, identity: dict[str, str], source: Source, policy: Policy | None = None
@@ -125,9 +93,9 @@ class CredentialBroker:
         locks; it makes no MDH call."""
         broker = CredentialBroker(
             identity=identity,
-            exchange=_no_exchange,
-            cache=self._cache,
-            sealer=self._sealer,
+            exchange=no_exchange,
+            cache=self._store.cache,
+            sealer=self._store.sealer,
             clock=self._clock,
             policy=policy or self.policy,
             source=source,
@@ -139,11 +107,6 @@ class CredentialBroker:
         """This broker's keys, and those of the brokers its source stands on (``status``)."""
         below = self._below._own_keys() if self._below is not None else []
         return [self.cred_key, self.token_key, *below]
-
-    def _exchange(self) -> Exchange:
-        if self._exchange_obj is None:
-            self._exchange_obj = self._exchange_factory()  # type: ignore[assignment]
-        return self._exchange_obj  # type: ignore[return-value]
 
     @property
     def tokens_only(self) -> bool:
@@ -165,7 +128,7 @@ class CredentialBroker:
 
     def _fetch_token(self) -> AccessToken:
         self._token_fetches += 1
-        return self._exchange().fetch_access_token()
+        return self._rotation.exchange().fetch_access_token()
 
     def _fetch_credentials(self) -> TemporaryCredentials:
         if self._source is not None:
@@ -173,7 +136,7 @@ class CredentialBroker:
         fetches = self._token_fetches
         token = self.get_access_token()
         try:
-            return self._exchange().fetch_credentials(token)
+            return self._rotation.exchange().fetch_credentials(token)
         except ExchangeRejected as exc:
             if exc.status != 401 or self._token_fetches != fetches:
                 raise
@@ -182,23 +145,23 @@ class CredentialBroker:
         _log.debug("the explorer refused the cached access token; fetching a new one")
         token = self._fetch_token()
         self._save(token)
-        return self._exchange().fetch_credentials(token)
+        return self._rotation.exchange().fetch_credentials(token)
 
     def _serve(
         self, key: CacheKey, kind: type[Entry], window: timedelta, fetch: Callable[[], Entry]
     ) -> Entry:
         forced = self.policy.force_refresh and key.kind not in self._forced
-        entry = None if forced else self._load(key, kind)
+        entry = None if forced else self._store.load(key, kind)
         if entry is not None and self.state(entry, window) is Freshness.FRESH:
             self._event("cache hit", key)
             return entry
         found: list[Entry] = []  # what ``ready`` saw, when a waiter returned without the lock
         ready = self._fresh_stored(key, kind, window, found)
         try:
-            with self._lock(key, None if forced else ready):
+            with self._store.lock(key, self.policy.lock_timeout, None if forced else ready):
                 if found:
                     return found[0]
-                entry = None if forced else (self._load(key, kind) or entry)
+                entry = None if forced else (self._store.load(key, kind) or entry)
                 if entry is not None and self.state(entry, window) is Freshness.FRESH:
                     return entry
                 self._event("cache miss", key, state="stale" if entry else "absent")
@@ -209,7 +172,7 @@ class CredentialBroker:
                 return entry
             raise
         except CacheError as exc:  # taking the lock failed (throttled, unreachable): no cache
-            self._drop_cache(exc)
+            self._store.drop(exc)
             fresh = self._refresh(entry, window, fetch)
         self._forced.add(key.kind)
         return fresh
@@ -221,7 +184,7 @@ class CredentialBroker:
         ``found``, which the caller then serves (the second look of check-lock-check)."""
 
         def ready() -> bool:
-            seen = self._load(key, kind)
+            seen = self._store.load(key, kind)
             if seen is not None and self.state(seen, window) is Freshness.FRESH:
                 found.append(seen)
             return bool(found)
@@ -229,14 +192,14 @@ class CredentialBroker:
         return ready
 
     def _event(self, event: str, key: CacheKey, **fields: object) -> None:
-        backend = self._cache.name if self._cache is not None else "none"
+        backend = self._store.name
         extra = {"event": event, "backend": backend, "kind": key.kind, **fields}
         _log.info("%s: %s (%s cache)", event, key.kind, backend, extra=extra)
 
     def _refresh(self, old: Entry | None, window: timedelta, fetch: Callable[[], Entry]) -> Entry:
         started = time.monotonic()
         try:
-            new = self._fetch_rotating(fetch)
+            new = self._rotation.fetch(fetch)
         except ExchangeError as exc:
             if old is not None and self.state(old, window) is Freshness.STALE:
                 _log.warning(
@@ -253,36 +216,6 @@ class CredentialBroker:
         _log.info("exchange: new %s in %.3f s", _kind(new), seconds, extra=extra)
         self._save(new)
         return new
-
-    def _fetch_rotating(self, fetch: Callable[[], Entry]) -> Entry:
-        """``fetch``; when MDH refuses it, the secret is read again once, and if it holds a new
-        key (rotated since it was read), ``fetch`` runs once more with it."""
-        try:
-            return fetch()
-        except ExchangeRejected:
-            if not self._reloaded():
-                raise
-        return fetch()
-
-    def _reloaded(self) -> bool:
-        """Read the account's secret again; ``True`` when it held a new key, now in use."""
-        if self._reload is None:
-            return False
-        try:
-            renewed = self._reload()
-        except MdhCredsError as exc:
-            _log.debug("the secret could not be read again: %s", exc)
-            return False
-        if renewed is None:
-            return False
-        self._exchange_factory, self._exchange_obj = renewed[0], None
-        if self._sealer is not None:
-            self._sealer = renewed[1]
-        _log.info(
-            "MDH refused the key read from the secret; the secret holds a new one: retrying",
-            extra={"event": "rotation"},
-        )
-        return True
 
     def state(self, entry: AccessToken | TemporaryCredentials, window: timedelta) -> Freshness:
         """Fresh, stale or expired, now, by the rule of ``freshness`` with this broker's floors."""
@@ -314,126 +247,35 @@ class CredentialBroker:
             return {"min_left": self.policy.min_left.total_seconds()}
         return {"min_window": TOKEN_WINDOW.total_seconds()}
 
-    @contextmanager
-    def _lock(self, key: CacheKey, ready: Callable[[], bool] | None) -> Iterator[None]:
-        """Hold the entry's lock (a backend may let a waiter in early once ``ready`` says a fresh
-        entry is stored); a lock that cannot be taken at all (an unusable lock folder, a
-        throttled lease) drops the cache with one warning, as any broken backend does. A
-        timeout is raised."""
-        held = ExitStack()
-        if self._cache is not None:
-            try:
-                held.enter_context(self._cache.lock(key, self.policy.lock_timeout, ready))
-            except LockTimeout:
-                raise
-            except CacheError as exc:
-                self._drop_cache(exc)
-        with held:
-            yield
-
-    def _load(
-        self, key: CacheKey, kind: type[Entry], tier: CacheBackend | None = None
-    ) -> Entry | None:
-        cache = tier or self._cache
-        if cache is None or self._sealer is None:
-            return None
-        try:
-            sealed = cache.load(key)
-        except CacheError as exc:
-            self._drop_cache(exc)
-            return None
-        entry = _parse(kind, self._sealer.open(key, sealed), key)
-        check = getattr(cache, "check", None)  # a shared table judges what it holds
-        if tier is None and sealed is not None and callable(check):
-            check(key, None if entry is None else entry.local_expires_at.timestamp())
-        return entry
-
     def _save(self, entry: AccessToken | TemporaryCredentials) -> None:
-        if self._cache is None or self._sealer is None:
-            return
         key = self.token_key if isinstance(entry, AccessToken) else self.cred_key
-        try:
-            # Backends judge expiry by the local clock; the entry's times are the server's.
-            sealed = self._sealer.seal(key, entry.to_payload())
-            self._cache.save(key, sealed, entry.local_expires_at)
-        except CacheError as exc:
-            self._drop_cache(exc)
-
-    def _drop_cache(self, exc: CacheError) -> None:
-        _log.warning("cache unavailable, continuing without it: %s", exc)
-        self._cache = None
+        self._store.save(key, entry)
 
     def clear(self) -> int:
         """Remove this identity's entries; the number removed."""
-        return self._delete([self.cred_key, self.token_key])
+        return self._store.delete([self.cred_key, self.token_key])
 
     def clear_all(self) -> int:
         """Remove every entry the cache holds, of every identity."""
-        if self._cache is None:
-            return 0
-        return self._delete(list(self._cache.list_keys()))
-
-    def _delete(self, keys: list[CacheKey]) -> int:
-        removed = 0
-        for key in keys:
-            if self._cache is not None and self._cache.load(key) is not None:
-                removed += 1
-            if self._cache is not None:
-                self._cache.delete(key)
-        return removed
+        return self._store.delete(self._store.every_key())
 
     def entries(self) -> Iterator[EntryStatus]:
         """Every entry in each tier of the cache (another identity's shows as such, unopened)."""
-        if self._cache is None:
+        if self._store.cache is None:
             return
-        tiers = getattr(self._cache, "tiers", None)  # a DynamoDB cache with its local copies
-        for tier, backend in tiers() if callable(tiers) else [(self._cache.name, self._cache)]:
-            for key in backend.list_keys():
-                yield self._entry_status(key, tier, backend)
+        yield from list_entries(self._store.cache, self._own_keys(), self._opened, self._clock)
 
-    def _entry_status(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus:
+    def _opened(self, key: CacheKey, tier: str, backend: CacheBackend) -> EntryStatus | None:
+        """One of this broker's entries in ``backend``, opened and judged (``None``: it did not
+        open)."""
         kind: type[Any] = AccessToken if key.kind == KIND_TOKEN else TemporaryCredentials
-        own = key in self._own_keys()
-        entry = self._load(key, kind, backend) if own else None
+        entry = self._store.load(key, kind, backend)
         if entry is None:
-            return self._closed_status(key, tier, backend, own)
+            return None
         window = TOKEN_WINDOW if key.kind == KIND_TOKEN else self.policy.refresh_window
         state = self.state(entry, window).value
         return EntryStatus(key.kind, key.name, entry.expires_at, state, entry.skew, tier)
 
-    def _closed_status(
-        self, key: CacheKey, tier: str, backend: CacheBackend, own: bool
-    ) -> EntryStatus:
-        """An entry that did not open: another identity's, past its stored expiry (which the
-        backends' ``load`` treats as absent), or unreadable."""
-        if not own:
-            return EntryStatus(key.kind, key.name, None, "other identity", tier=tier)
-        expiry = getattr(backend, "expiry", None)
-        try:
-            expires = expiry(key) if callable(expiry) else None
-        except CacheError:
-            expires = None
-        if expires is None or self._clock().timestamp() < expires:
-            return EntryStatus(key.kind, key.name, None, "unreadable", tier=tier)
-        expired_at = datetime.fromtimestamp(expires, timezone.utc)
-        return EntryStatus(key.kind, key.name, expired_at, "expired", tier=tier)
-
-
-def _no_exchange() -> Exchange:
-    raise ConfigError(
-        "a role profile holds AWS credentials only: ask its mdh profile for the MDH access token"
-    )
-
 
 def _kind(entry: AccessToken | TemporaryCredentials) -> str:
     return KIND_TOKEN if isinstance(entry, AccessToken) else KIND_CREDENTIALS
-
-
-def _parse(kind: type[Entry], payload: dict[str, Any] | None, key: CacheKey) -> Entry | None:
-    if payload is None:
-        return None
-    try:
-        return kind.from_payload(payload)
-    except (KeyError, ValueError, TypeError):
-        _log.debug("cache entry %s does not parse, treated as a miss", key.name)
-        return None

@@ -1,4 +1,5 @@
-"""Cache backends: one small Protocol, several implementations, chosen by name with ``select``.
+"""Cache backends: one small Protocol (``cache.base``), several implementations, chosen by name
+with ``select``.
 
 Each backend stores opaque sealed bytes (see ``mdh_creds.crypto``) under a ``CacheKey``; it never
 sees plaintext. Optional dependencies are imported when a backend is built, and a backend that
@@ -7,57 +8,18 @@ cannot run here raises ``CacheUnavailable`` with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from mdh_creds.cache.base import CacheBackend
 
 if TYPE_CHECKING:  # the package stays light
-    from contextlib import AbstractContextManager
-    from datetime import datetime
     from pathlib import Path
 
     from mdh_creds.cache.dynamodb import DynamoDBCache
-    from mdh_creds.cache.stored import CacheKey
     from mdh_creds.clock import Clock
 
-
-class CacheBackend(Protocol):
-    """What the broker needs from a cache."""
-
-    name: str
-
-    def describe(self) -> str:
-        """Where the entries live, for ``status`` and messages (no secret)."""
-        ...
-
-    def load(self, key: CacheKey) -> bytes | None:
-        """The sealed entry, or ``None`` when absent. A broken backend raises ``CacheError``."""
-        ...
-
-    def save(self, key: CacheKey, sealed: bytes, expires_at: datetime) -> None:
-        """Store atomically: a reader sees the old entry or the new one, never a mix."""
-        ...
-
-    def delete(self, key: CacheKey) -> None:
-        """Remove the entry if present."""
-        ...
-
-    def list_keys(self) -> Iterator[CacheKey]:
-        """Every entry this backend holds (for ``status`` and ``clear --all``)."""
-        ...
-
-    def lock(
-        self, key: CacheKey, timeout: float, ready: Callable[[], bool] | None = None
-    ) -> AbstractContextManager[None]:
-        """Exclusive single-flight lock for ``key`` across processes (and machines for DynamoDB).
-
-        Raises ``LockTimeout`` when not acquired within ``timeout`` seconds. A holder that dies
-        loses the lock (the OS releases a file lock; a DynamoDB lease expires).
-
-        ``ready`` is the caller's "is a fresh entry stored now?". A backend whose waiting costs
-        requests (DynamoDB) may call it while it waits and enter the block WITHOUT the lock as
-        soon as it is true; the caller then serves what ``ready`` found. Local backends ignore it.
-        """
-        ...
+__all__ = ["BACKEND_NAMES", "CacheBackend", "select"]
 
 
 BACKEND_NAMES = ("auto", "memory", "file", "keyring", "dynamodb")

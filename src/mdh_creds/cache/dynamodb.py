@@ -35,6 +35,7 @@ from mdh_creds.cache.awserrors import (
     error_code,
     unavailable,
 )
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.lease import LEASE_PREFIX, Leases, LeaseTiming, unchanged
 from mdh_creds.cache.repairs import Repairs
 from mdh_creds.cache.stored import CacheKey
@@ -57,7 +58,7 @@ def _parse_item(item: dict[str, Any] | None) -> StoredItem | None:
     return bytes(sealed), expires
 
 
-class DynamoDBCache:
+class DynamoDBCache(CacheBackend):
     """Sealed entries as items of one DynamoDB table; leases for single flight across machines."""
 
     name = "dynamodb"

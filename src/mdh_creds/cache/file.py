@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
 from mdh_creds.cache.stored import SUFFIX, CacheKey, live_body, pack_entry, stored_expiry
@@ -29,7 +30,7 @@ from mdh_creds.persist import write_atomic
 _log = logging.getLogger(__name__)
 
 
-class FileCache:
+class FileCache(CacheBackend):
     """Sealed entries as files in ``folder``; single flight through ``FileLocks``."""
 
     name = "file"

@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.choice import KEYRING_PIN_FILE, keyring_from_environ, pinned_keyring
 from mdh_creds.cache.folder import prepare_folder, read_private, sweep_temporary
 from mdh_creds.cache.locks import FileLocks
@@ -160,7 +161,7 @@ def _detect() -> Any:
     return max(scored, key=lambda pair: pair[0])[1]
 
 
-class KeyringCache:
+class KeyringCache(CacheBackend):
     """Sealed entries as OS keyring passwords; single flight through ``FileLocks``."""
 
     name = "keyring"

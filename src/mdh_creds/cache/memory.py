@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.stored import CacheKey
 from mdh_creds.clock import Clock, utc_now
 from mdh_creds.errors import LockTimeout
@@ -36,7 +37,7 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
     os.register_at_fork(after_in_child=_PROCESS_STORE.reset_locks)
 
 
-class MemoryCache:
+class MemoryCache(CacheBackend):
     """Sealed entries kept in this process only: the process's one store, or a ``private`` one."""
 
     name = "memory"

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, TypeVar
 
+from mdh_creds.cache.base import CacheBackend
 from mdh_creds.cache.stored import CacheKey
 from mdh_creds.errors import CacheUnavailable
 
@@ -48,7 +49,7 @@ class _Marks(threading.local):
         self.served_locally: set[CacheKey] = set()
 
 
-class TieredCache:
+class TieredCache(CacheBackend):
     """Local sealed copies in front of a DynamoDB table (built on first need)."""
 
     name = "dynamodb"
@@ -79,9 +80,9 @@ class TieredCache:
         where = f"; local copies in {self._local.folder}" if self._local else "; no local copies"
         return self.table.describe() + where
 
-    def tiers(self) -> list[tuple[str, FileCache | DynamoDBCache]]:
+    def tiers(self) -> list[tuple[str, CacheBackend]]:
         """Each tier with its label, for ``status``."""
-        tiers: list[tuple[str, FileCache | DynamoDBCache]] = []
+        tiers: list[tuple[str, CacheBackend]] = []
         if self._local is not None:
             tiers.append(("local", self._local))
         return [*tiers, ("dynamodb", self.table)]

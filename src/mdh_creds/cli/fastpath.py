@@ -19,37 +19,36 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mdh_creds.cache.choice import SECRET_SERVICE_BACKEND, keyring_class, remembers_file_cache
-from mdh_creds.cache.folder import is_private_folder, read_private
 from mdh_creds.cache.material import load_material, material_path
 from mdh_creds.cache.stored import (
-    DYNAMODB_LOCAL_FOLDER,
-    KEYRING_SERVICE,
     KIND_CREDENTIALS,
-    SUFFIX,
     CacheKey,
     identity,
     keyring_key_name,
     keyring_passphrase_name,
     live_body,
 )
+from mdh_creds.cli.fastcache import (
+    NotHere,
+    fresh_fields,
+    pinned_secret_service,
+    read_settings,
+    secret_service_item,
+    serve,
+    stored_entry,
+)
 from mdh_creds.crypto import Sealer
 from mdh_creds.formats import process_json
-from mdh_creds.freshness import SDK_MIN_LEFT, Freshness, judge, to_local_seconds
 from mdh_creds.mdh.pem import decrypt_pem, encrypted_pem, normalise_pem
 from mdh_creds.settings import specs, values
 from mdh_creds.settings.profiles import load_profile
-from mdh_creds.settings.sources import config_file, profile_region, read_all, select_profile
+from mdh_creds.settings.sources import config_file, profile_region, select_profile
 from mdh_creds.settings.typos import unknown_keys
 
 if TYPE_CHECKING:
     from mdh_creds.roles.chain import Chain
 
 _MAX_KEY_BYTES = 64 * 1024
-
-
-class _NotHere(Exception):
-    """The fast path does not handle this case: the full command takes over."""
 
 
 def try_serve(
@@ -62,42 +61,7 @@ def try_serve(
 
     With ``MDH_LOG_FORMAT=json`` a ``cache hit`` line goes to ``stderr``, as the full command
     would log it."""
-    started = time.monotonic()
-    try:
-        log_json = _logs_json(environ)
-        document, cache = _cached_document(argv, environ)
-    except Exception:  # any surprise: the full command runs and reports it
-        return None
-    if stdout is None:  # started with stdout closed: the full command says so in one line
-        return None
-    try:
-        stdout.write(document + "\n")
-        stdout.flush()
-    except (OSError, ValueError):  # a closed or broken stdout: the full command reports it
-        return None
-    if log_json and stderr is not None:
-        stderr.write(_hit_line(cache, started) + "\n")
-    return 0
-
-
-def _logs_json(environ: Mapping[str, str]) -> bool:
-    """``MDH_LOG_FORMAT=json``; a bad value raises (the full command reports it)."""
-    if not environ.get("MDH_LOG_FORMAT"):
-        return False
-    from mdh_creds.cli.logline import chosen_format
-
-    return chosen_format(None, environ) == "json"
-
-
-def _hit_line(cache: str, started: float) -> str:
-    """The ``cache hit`` JSON log line, as the full command's log would write it."""
-    from mdh_creds.cli.logline import json_line
-
-    seconds = round(time.monotonic() - started, 3)
-    tier = "local" if cache == "dynamodb" else cache
-    message = f"cache hit: credentials ({cache} cache, fast path)"
-    fields = {"backend": cache, "kind": KIND_CREDENTIALS, "tier": tier, "seconds": seconds}
-    return json_line("INFO", "cache hit", message, logger=__name__, **fields)
+    return serve(lambda: _cached_document(argv, environ), environ, stdout, stderr, __name__)
 
 
 def _profile_flag(argv: Sequence[str]) -> str | None:
@@ -110,20 +74,10 @@ def _profile_flag(argv: Sequence[str]) -> str | None:
     elif len(args) == 1 and args[0].startswith("--profile="):
         profile = args[0].split("=", 1)[1]
     elif args:
-        raise _NotHere("options the fast path does not handle")
+        raise NotHere("options the fast path does not handle")
     if len(args) == 2 and profile is not None and profile.startswith("-"):
-        raise _NotHere("argparse takes '--profile -x' for two options: the full command says so")
+        raise NotHere("argparse takes '--profile -x' for two options: the full command says so")
     return profile or None
-
-
-def read_settings(
-    environ: Mapping[str, str], profile_keys: Mapping[str, str], origin: str
-) -> dict[str, Any]:
-    """Every setting as the full command reads it with no flags and no ``.env`` file."""
-    return {
-        name: value
-        for name, (value, _) in read_all({}, [(environ, "")], profile_keys, origin).items()
-    }
 
 
 def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
@@ -132,7 +86,7 @@ def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
         settings["exchange_url"], settings["project_id"], settings["project_code"]
     )
     if exchange is None or not settings["service_account"]:
-        raise _NotHere("incomplete settings: the full command explains")
+        raise NotHere("incomplete settings: the full command explains")
     return identity(
         service_account=settings["service_account"],
         token_url=settings["token_url"],
@@ -143,55 +97,6 @@ def entry_identity(settings: Mapping[str, Any]) -> dict[str, str]:
     )
 
 
-def _stored_entry(
-    settings: Mapping[str, Any], environ: Mapping[str, str], folder: str, name: str
-) -> bytes:
-    """The stored bytes of entry ``name``: the file cache, a DynamoDB entry's local copy, or the
-    Secret Service."""
-    cache = settings["cache"]
-    if not is_private_folder(folder):
-        raise _NotHere("a cache folder the full command warns about or refuses")
-    if cache == "dynamodb":
-        folder = os.path.join(folder, DYNAMODB_LOCAL_FOLDER)
-        if not is_private_folder(folder):
-            raise _NotHere("a local tier folder the full command warns about or refuses")
-    if cache in ("file", "dynamodb") or (cache == "auto" and remembers_file_cache(folder)):
-        stored = read_private(os.path.join(folder, name + SUFFIX))
-        if stored is None:
-            raise _NotHere("no usable entry")
-        return stored
-    if cache in ("keyring", "auto") and _pinned_secret_service(environ, folder):
-        import binascii
-
-        return binascii.a2b_base64(_secret_service_item(name))
-    raise _NotHere("a cache the fast path does not read")
-
-
-def _pinned_secret_service(environ: Mapping[str, str], folder: str) -> bool:
-    """True when the keyring cache would use the Secret Service backend without detection."""
-    return keyring_class(environ, folder) == SECRET_SERVICE_BACKEND
-
-
-def _secret_service_item(name: str) -> str:
-    """The item the keyring library stores (attributes ``service``, ``username``), read with
-    SecretStorage directly: ``import keyring`` alone costs more than the whole fast path."""
-    import secretstorage
-
-    connection = secretstorage.dbus_init()
-    try:
-        collection = secretstorage.get_default_collection(connection)
-        if collection.is_locked():
-            raise _NotHere("locked: the full command explains")
-        query = {"username": name, "service": KEYRING_SERVICE}
-        for item in collection.search_items(query):
-            if item.is_locked():
-                raise _NotHere("locked item")
-            return bytes(item.get_secret()).decode("utf-8")
-    finally:
-        connection.close()
-    raise _NotHere("no entry")
-
-
 def _key_sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
     """The sealer the full command's account builds (``mdh.account``), from what is at hand."""
     if settings["kms_key_id"]:
@@ -200,38 +105,38 @@ def _key_sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder:
             or settings["private_key_file"]
             or settings["private_key_keyring"]
         ):
-            raise _NotHere("a KMS key and a private key: the full command refuses")
+            raise NotHere("a KMS key and a private key: the full command refuses")
         material = load_material(material_path(environ, settings["kms_key_id"]))
         if material is None:
-            raise _NotHere("no sealing material kept: the full command asks KMS")
+            raise NotHere("no sealing material kept: the full command asks KMS")
         return Sealer.for_kms_material(material)
     text = _key_text(settings, environ, folder)
     encrypted = encrypted_pem(text)
     if encrypted is None:
         return Sealer(normalise_pem(text)[2])
     passphrase = settings["private_key_passphrase"]
-    if passphrase is None and _pinned_secret_service(environ, folder):
-        passphrase = _secret_service_item(keyring_passphrase_name(encrypted))
+    if passphrase is None and pinned_secret_service(environ, folder):
+        passphrase = secret_service_item(keyring_passphrase_name(encrypted))
     if passphrase is None:
-        raise _NotHere("no passphrase at hand: the full command explains")
+        raise NotHere("no passphrase at hand: the full command explains")
     return Sealer(decrypt_pem(encrypted, passphrase)[2])
 
 
 def _key_text(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> str:
     text = settings["private_key"]
     if text is None and settings["private_key_file"] is None:
-        if not settings["private_key_keyring"] or not _pinned_secret_service(environ, folder):
-            raise _NotHere("no key the fast path reads")
-        return _secret_service_item(keyring_key_name(settings["private_key_keyring"]))
+        if not settings["private_key_keyring"] or not pinned_secret_service(environ, folder):
+            raise NotHere("no key the fast path reads")
+        return secret_service_item(keyring_key_name(settings["private_key_keyring"]))
     if text is None:
         path = settings["private_key_file"]
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
-            raise _NotHere("not a regular file: the full command says so")
+            raise NotHere("not a regular file: the full command says so")
         if os.name == "posix" and info.st_mode & 0o077:
-            raise _NotHere("loose permissions: the full command warns about them")
+            raise NotHere("loose permissions: the full command warns about them")
         if info.st_size > _MAX_KEY_BYTES:
-            raise _NotHere("not a key file")
+            raise NotHere("not a key file")
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
     return str(text)
@@ -267,27 +172,27 @@ def _sealer(
 def _cached_document(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[str, str]:
     """The process JSON of a fresh cached entry, and the cache it came from."""
     if environ.get(specs.GUARD_VARIABLE) or environ.get("MDH_ENV_FILE"):
-        raise _NotHere("nested run or .env file")
+        raise NotHere("nested run or .env file")
     profile = _profile_flag(argv) or select_profile({}, environ)
     path = config_file(environ)
     profile_keys = load_profile(path, profile) or {}
     chain, root, root_keys = _chain_root(path, profile, profile_keys)
     if unknown_keys(profile_keys) or unknown_keys(root_keys):
-        raise _NotHere("a misspelt mdh_ key: the full command warns about it")
+        raise NotHere("a misspelt mdh_ key: the full command warns about it")
     settings = read_settings(environ, root_keys, f"profile {root} of {path}")
     folder = str(settings["cache_dir"] or specs.default_cache_dir(environ))
     if settings["client_id"] or settings["client_secret"]:
-        raise _NotHere("an API client: the full command explains")
+        raise NotHere("an API client: the full command explains")
     now = time.time()
     region = profile_region(environ, root_keys)
     sealer, account = _sealer(settings, environ, region, folder, now)
     key = CacheKey.for_identity(entry_identity(account), KIND_CREDENTIALS)
     for hop in chain.hops if chain is not None else ():  # each hop's entry: ``roles.chain``
         key = CacheKey.for_identity(hop.identity(key.digest), KIND_CREDENTIALS)
-    stored = _stored_entry(settings, environ, folder, key.name)
+    stored = stored_entry(settings, environ, folder, key.name)
     payload = sealer.open(key, live_body(stored, now))
     if payload is None:
-        raise _NotHere("no entry")
+        raise NotHere("no entry")
     account_id = profile_keys.get("aws_account_id") or None
     if account_id is not None:
         account_id = values.parse_account_id(account_id)  # invalid: the full command explains
@@ -307,23 +212,14 @@ def _chain_root(
     profiles = load_profiles(path)
     chain = read_chain(profiles, profile)  # a broken chain raises: the full command explains
     if chain is None or not any(key.startswith("mdh_") for key in profiles[chain.root]):
-        raise _NotHere("a chain the full command resolves or refuses")
+        raise NotHere("a chain the full command resolves or refuses")
     return chain, chain.root, profiles[chain.root]
 
 
 def _fresh_document(
     payload: Mapping[str, Any], now: float, window: float, account_id: str | None = None
 ) -> str:
-    expires_at, issued_at = float(payload["ExpiresEpoch"]), float(payload["IssuedEpoch"])
-    skew = float(payload.get("Skew", 0.0))
-    if (
-        judge(expires_at, issued_at, skew, window, now, min_left=SDK_MIN_LEFT)
-        is not Freshness.FRESH
-    ):
-        raise _NotHere("stale or expired: the full command refreshes")
-    key_id, secret, token = (payload[n] for n in ("AccessKeyId", "SecretAccessKey", "SessionToken"))
+    key_id, secret, token, expiration = fresh_fields(payload, now, window)
     if not all(isinstance(value, str) and value for value in (key_id, secret, token)):
-        raise _NotHere("malformed entry")
-    local_expiry = to_local_seconds(expires_at, issued_at, skew)
-    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(local_expiry)))
+        raise NotHere("malformed entry")
     return process_json(key_id, secret, token, expiration, account_id)
