@@ -153,6 +153,13 @@ def measure_all(world: World, args: argparse.Namespace, extra: dict[str, Any]) -
     return rows
 
 
+def _plain(value: Any) -> Any:
+    """A setting as JSON holds it: a path as text, a set (``--only``) as a sorted list."""
+    if isinstance(value, Path):
+        return str(value)
+    return sorted(value) if isinstance(value, set) else value
+
+
 def report(rows: list[Row], args: argparse.Namespace, extra: dict[str, Any], took: float) -> None:
     say("\n" + final_table(rows))
     for line in notes(rows):
@@ -160,7 +167,7 @@ def report(rows: list[Row], args: argparse.Namespace, extra: dict[str, Any], too
     if args.only:  # a partial run never replaces the whole run's results
         say(f"\n{took:.0f} s in total; --only: nothing written")
         return
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    settings = {k: _plain(v) for k, v in vars(args).items()}
     payload = {
         "machine": machine(),
         "settings": settings,
