@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from mdh_creds.models import TemporaryCredentials
 
 EXPORT_FORMATS = ("env", "env-no-export", "fish", "powershell", "windows-cmd", "json", "ini")
-_CMD_SAFE = re.compile(r"[A-Za-z0-9+/=_.:,@-]*")
+_CMD_SAFE = r"[A-Za-z0-9+/=_.:,@-]*"  # compiled on first use: not on the cache-hit path
 
 
 def process_json(
@@ -127,7 +127,7 @@ def quote_powershell(value: str) -> str:
 def quote_cmd(value: str) -> str:
     """cmd.exe has no quoting that is safe for every character (``%``, ``^``, ``!`` with delayed
     expansion, ``"``...): only plainly safe values are written, anything else is refused."""
-    if not _CMD_SAFE.fullmatch(value):  # match() would let a trailing newline through
+    if not re.fullmatch(_CMD_SAFE, value):  # match() would let a trailing newline through
         raise ValueError(
             "a value holds characters cmd.exe cannot take safely; use --format powershell"
         )

@@ -19,7 +19,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mdh_creds.cache.material import load_material, material_path
 from mdh_creds.cache.stored import (
     KIND_CREDENTIALS,
     CacheKey,
@@ -106,6 +105,8 @@ def _key_sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder:
             or settings["private_key_keyring"]
         ):
             raise NotHere("a KMS key and a private key: the full command refuses")
+        from mdh_creds.cache.material import load_material, material_path  # KMS only
+
         material = load_material(material_path(environ, settings["kms_key_id"]))
         if material is None:
             raise NotHere("no sealing material kept: the full command asks KMS")

@@ -15,7 +15,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from mdh_creds.cache.material import load_material, material_path
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey, live_body
 from mdh_creds.cli.fastcache import (
     NotHere,
@@ -75,6 +74,8 @@ def parse_command_line(argv: Sequence[str]) -> tuple[str | None, list[str]]:
 
 def _sealer(settings: Mapping[str, Any], environ: Mapping[str, str], folder: str) -> Sealer:
     if settings["kms_key_id"]:
+        from mdh_creds.cache.material import load_material, material_path  # KMS only
+
         material = load_material(material_path(environ, settings["kms_key_id"]))
         if material is None:
             raise NotHere("no sealing material kept: the full command asks KMS")

@@ -12,16 +12,19 @@ from __future__ import annotations
 import binascii
 import re
 
+# The cache-hit fast path reads a key on every run: only ``_PEM`` is compiled there; the other
+# patterns are plain strings (``re`` compiles them on first use), behind cheap str checks.
 _PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.DOTALL)
 _KINDS = ("RSA PRIVATE KEY", "PRIVATE KEY")
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-_PROC_TYPE = re.compile(r"Proc-Type:\s*4,\s*ENCRYPTED", re.IGNORECASE)
-_DEK_INFO = re.compile(r"DEK-Info:\s*([A-Za-z0-9-]+,[0-9A-Fa-f]+)")
+_BASE64_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_PROC_TYPE = r"Proc-Type:\s*4,\s*ENCRYPTED"  # re.IGNORECASE
+_DEK_INFO = r"DEK-Info:\s*([A-Za-z0-9-]+,[0-9A-Fa-f]+)"
 
 
 def _b64decode(text: str) -> bytes:
     """Strict base64 (as ``base64.b64decode(validate=True)``), without importing ``base64``."""
-    if not _BASE64.fullmatch(text):
+    data = text.rstrip("=")  # ``[A-Za-z0-9+/]*={0,2}`` in full, without a regex
+    if len(text) - len(data) > 2 or data.strip(_BASE64_CHARS):
         raise ValueError("not base64")
     try:
         return binascii.a2b_base64(text)
@@ -35,8 +38,8 @@ def normalise_pem(text: str) -> tuple[str, str, bytes]:
     match = _PEM.search(_cleaned(text))
     if not match:
         raise ValueError("is not a PEM key (no BEGIN/END lines)")
-    kind, body = match.group(1), re.sub(r"\s+", "", match.group(2))
-    if "ENCRYPTED" in kind or _PROC_TYPE.search(match.group(2)):
+    kind, body = match.group(1), _no_space(match.group(2))
+    if "ENCRYPTED" in kind or _proc_type(match.group(2)):
         raise ValueError("is encrypted: it needs its passphrase")
     if kind not in _KINDS:
         raise ValueError(f"is a {kind}, not an RSA private key")
@@ -47,6 +50,16 @@ def normalise_pem(text: str) -> tuple[str, str, bytes]:
     if len(der) < 64:
         raise ValueError("is truncated")
     return _wrap(kind, body), body, der
+
+
+def _no_space(text: str) -> str:
+    """``re.sub(r"\\s+", "", text)``: ``str.split`` splits at the same (Unicode) whitespace."""
+    return "".join(text.split())
+
+
+def _proc_type(text: str) -> bool:
+    """OpenSSL's ``Proc-Type: 4,ENCRYPTED`` header in ``text`` (any case)."""
+    return "proc-type" in text.lower() and re.search(_PROC_TYPE, text, re.IGNORECASE) is not None
 
 
 def _cleaned(text: str) -> str:
@@ -69,11 +82,13 @@ def encrypted_pem(text: str) -> str | None:
         return None
     kind, inner = match.group(1), match.group(2)
     if kind == "ENCRYPTED PRIVATE KEY":
-        return _wrap(kind, re.sub(r"\s+", "", inner))
-    dek = _DEK_INFO.search(inner)
-    if kind == "RSA PRIVATE KEY" and _PROC_TYPE.search(inner) and dek:
+        return _wrap(kind, _no_space(inner))
+    if kind != "RSA PRIVATE KEY" or not _proc_type(inner):
+        return None
+    dek = re.search(_DEK_INFO, inner)
+    if dek:
         headers = f"Proc-Type: 4,ENCRYPTED\nDEK-Info: {dek.group(1)}\n\n"
-        return _wrap(kind, re.sub(r"\s+", "", inner[dek.end() :]), headers)
+        return _wrap(kind, _no_space(inner[dek.end() :]), headers)
     return None
 
 
@@ -102,7 +117,7 @@ def decrypt_pem(encrypted: str, passphrase: str) -> tuple[str, str, bytes]:
 
 def _unwrap_base64(text: str) -> str:
     try:
-        decoded = _b64decode(re.sub(r"\s+", "", text)).decode("ascii")
+        decoded = _b64decode(_no_space(text)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         raise ValueError("is neither PEM nor base64-encoded PEM") from None
     if "-----BEGIN" not in decoded:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 
 # A key's DER body in base64 starts "MII"; a whole PEM base64-encoded starts "LS0tLS1CRUdJT".
-_KEY_RUN = re.compile(r"(?:MII|LS0tLS1CRUdJT)[A-Za-z0-9+/]{60}")
-_BASE64_BLOCK = re.compile(r"[A-Za-z0-9+/=\s\\]{512,}")
+# Plain strings, searched only when a cheap check allows a match: a cache hit checks its
+# settings on every run and compiles neither.
+_KEY_STARTS = ("MII", "LS0tLS1CRUdJT")
+_KEY_RUN = r"(?:MII|LS0tLS1CRUdJT)[A-Za-z0-9+/]{60}"
+_BLOCK_MIN = 512
+_BASE64_BLOCK = r"[A-Za-z0-9+/=\s\\]{512,}"  # at least _BLOCK_MIN characters
 
 
 def looks_like_key(text: str) -> bool:
@@ -22,4 +26,7 @@ def looks_like_key(text: str) -> bool:
         return True
     if "-----BEGIN" in text:  # a certificate is no secret: its own parser names it
         return "CERTIFICATE-----" not in upper
-    return bool(_KEY_RUN.search(text) or _BASE64_BLOCK.fullmatch(text.strip()))
+    if any(start in text for start in _KEY_STARTS) and re.search(_KEY_RUN, text):
+        return True
+    stripped = text.strip()
+    return len(stripped) >= _BLOCK_MIN and re.fullmatch(_BASE64_BLOCK, stripped) is not None
