@@ -52,6 +52,8 @@ HEAVY = (
     "jwt",
     "boto3",
     "botocore",
+    "hashlib",  # a second OpenSSL (_hashlib): ~3 ms; cryptography's hashes serve a hit
+    "base64",
 )
 
 

@@ -280,7 +280,17 @@ def test_the_sealing_key_is_kept_in_the_os_keyring_when_one_answers(
     assert wrapped.runs == 1
 
 
-HEAVY = ("boto3", "botocore", "requests", "jwt", "keyring", "datetime", "logging", "argparse")
+HEAVY = (
+    "boto3",
+    "botocore",
+    "requests",
+    "jwt",
+    "keyring",
+    "datetime",
+    "logging",
+    "argparse",
+    "hashlib",
+)
 PROBE = (
     "import sys; from mdh_creds.cli.console import main; sys.argv = ['mdh-creds', *sys.argv[1:]]; "
     "code = main(); "

@@ -44,11 +44,16 @@ class EntryKey(Protocol):
 
 def identity_digest(identity: dict[str, str]) -> str:
     """SHA-256 (hex) of the identity's canonical JSON: the entry key, never holding a secret."""
+    return sha256_hex(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode())
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 (hex) of ``data`` with cryptography's hashes, which a cache hit loads anyway:
+    ``hashlib`` would load a second OpenSSL (``_hashlib``), a few milliseconds of a hit."""
     from cryptography.hazmat.primitives import hashes
 
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()
     digest = hashes.Hash(hashes.SHA256())
-    digest.update(canonical)
+    digest.update(data)
     return digest.finalize().hex()
 
 

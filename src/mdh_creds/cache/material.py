@@ -4,8 +4,7 @@ its own (``$XDG_DATA_HOME/mdh-creds/sealing``), never in the cache folder.
 The material is KMS's signature over a fixed message (``aws.kms.sealing_material``): only whoever
 may call ``kms:Sign`` with the key can make it, and every machine of a fleet makes the same one.
 Keeping it here lets a cache hit open its entry with no AWS call. A stolen cache folder holds
-none of it. Light: the cache-hit fast path of a KMS profile reads it through ``load_material``
-(``hashlib`` loads only when a path is named).
+none of it. Light: the cache-hit fast path of a KMS profile reads it through ``load_material``.
 """
 
 from __future__ import annotations
@@ -32,9 +31,9 @@ def data_folder(environ: Mapping[str, str]) -> str:
 
 def material_path(environ: Mapping[str, str], kms_key_id: str) -> str:
     """The file of the material for ``kms_key_id`` (named by a digest: no key id on disk)."""
-    import hashlib  # only a KMS profile: loading _hashlib costs a cache hit 3 ms
+    from mdh_creds.crypto import sha256_hex
 
-    digest = hashlib.sha256(kms_key_id.encode("utf-8")).hexdigest()
+    digest = sha256_hex(kms_key_id.encode("utf-8"))
     return os.path.join(data_folder(environ), SEALING_FOLDER, f"kms-{digest}.key")
 
 

@@ -67,9 +67,9 @@ def keyring_key_name(name: str) -> str:
 def keyring_passphrase_name(encrypted_pem: str) -> str:
     """The keyring username of the passphrase that opens ``encrypted_pem`` (a digest of the
     encrypted key: it names the key, reveals nothing, and follows the key wherever it moves)."""
-    import hashlib
+    from mdh_creds.crypto import sha256_hex
 
-    return KEYRING_PASSPHRASE_PREFIX + hashlib.sha256(encrypted_pem.encode("ascii")).hexdigest()
+    return KEYRING_PASSPHRASE_PREFIX + sha256_hex(encrypted_pem.encode("ascii"))
 
 
 def entry_name(kind: str, digest: str) -> str:

@@ -12,13 +12,13 @@ imports it.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 from mdh_creds.cache.folder import read_private
+from mdh_creds.mdh.pem import b64decode_strict
 
 #: How long a secret read is reused, by the process that read it and by this machine's hits (s).
 SECRET_TTL = 600.0
@@ -45,6 +45,8 @@ def memo_path(folder: str, scope: tuple[str, ...]) -> str:
 
 def to_memo(account: Mapping[str, str | None], entry_key: bytes, read_at: float) -> bytes:
     """The memo's bytes: the account's names, its entry key and when the secret was read."""
+    import base64  # the full command writes the memo: a hit only reads it
+
     document: dict[str, Any] = {name: account.get(name) for name in _FIELDS}
     document.update(entry_key=base64.b64encode(entry_key).decode(), read_at=read_at)
     return json.dumps(document).encode()
@@ -63,7 +65,7 @@ def load_memo(folder: str, scope: tuple[str, ...], now: float) -> tuple[dict[str
     names = {name: document.get(name) for name in _FIELDS}
     if not isinstance(key, str) or not all(v is None or isinstance(v, str) for v in names.values()):
         raise ValueError("a malformed memo")
-    entry_key = base64.b64decode(key, validate=True)
+    entry_key = b64decode_strict(key)  # base64.b64decode(validate=True), without base64
     if len(entry_key) != 32:
         raise ValueError("a malformed memo")
     return names, entry_key

@@ -21,7 +21,7 @@ _PROC_TYPE = r"Proc-Type:\s*4,\s*ENCRYPTED"  # re.IGNORECASE
 _DEK_INFO = r"DEK-Info:\s*([A-Za-z0-9-]+,[0-9A-Fa-f]+)"
 
 
-def _b64decode(text: str) -> bytes:
+def b64decode_strict(text: str) -> bytes:
     """Strict base64 (as ``base64.b64decode(validate=True)``), without importing ``base64``."""
     data = text.rstrip("=")  # ``[A-Za-z0-9+/]*={0,2}`` in full, without a regex
     if len(text) - len(data) > 2 or data.strip(_BASE64_CHARS):
@@ -44,7 +44,7 @@ def normalise_pem(text: str) -> tuple[str, str, bytes]:
     if kind not in _KINDS:
         raise ValueError(f"is a {kind}, not an RSA private key")
     try:
-        der = _b64decode(body)
+        der = b64decode_strict(body)
     except ValueError:
         raise ValueError("is malformed (bad base64)") from None
     if len(der) < 64:
@@ -117,7 +117,7 @@ def decrypt_pem(encrypted: str, passphrase: str) -> tuple[str, str, bytes]:
 
 def _unwrap_base64(text: str) -> str:
     try:
-        decoded = _b64decode(_no_space(text)).decode("ascii")
+        decoded = b64decode_strict(_no_space(text)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
         raise ValueError("is neither PEM nor base64-encoded PEM") from None
     if "-----BEGIN" not in decoded:

@@ -3,17 +3,17 @@ cache-hit fast path names its entry with ``wrap_identity``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
+
+from mdh_creds.crypto import sha256_hex
 
 CHAIN_VARIABLE = "MDH_CREDS_WRAP_CHAIN"  # the wraps above this one, ":"-joined short digests
 
 
 def command_digest(argv: Sequence[str]) -> str:
     """SHA-256 (hex) of the command line's canonical JSON: no argument is kept in clear."""
-    canonical = json.dumps(list(argv), separators=(",", ":")).encode("utf-8")
-    return hashlib.sha256(canonical).hexdigest()
+    return sha256_hex(json.dumps(list(argv), separators=(",", ":")).encode("utf-8"))
 
 
 def wrap_identity(argv: Sequence[str], name: str | None) -> dict[str, str]:
