@@ -54,7 +54,9 @@ def run(ctx: Context) -> int:
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     """A JSON-able report; a configuration error is reported in it, not raised."""
     from mdh_creds.factory import cache_folder
+    from mdh_creds.roles.resolve import reported_hop_key_warnings
 
+    ignored = reported_hop_key_warnings(str(settings.config_file), settings.profile)
     chain, root = _chain(ctx, settings)
     folder = cache_folder(root, ctx.environ)
     cache = _cache(ctx, root)
@@ -73,6 +75,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     }
     if chain is not None:
         report["chain"] = chain.describe()
+        report["warnings"] += ignored
     try:
         _add_entries(report, make_broker(ctx, settings, cache=cache, ask=True))
     except MdhCredsError as exc:
