@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,7 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         "cache": describe_cache(settings, cache, folder),
         "entries": [],
         "clock_skew_seconds": None,
+        "secret_memo": secret_memo(root, ctx.environ),
         **profile_checks(ctx, settings, role=chain is not None),
     }
     if chain is not None:
@@ -109,6 +111,25 @@ def _chain(ctx: Context, settings: Settings) -> tuple[Chain | None, Settings]:
     except MdhCredsError:
         return None, settings
     return chained if chained is not None else (None, settings)
+
+
+def secret_memo(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """For an account read from Secrets Manager: this machine's memo of the secret (``mdh.memo``),
+    whether it is there and how old it is."""
+    import time
+
+    from mdh_creds.mdh.memo import SECRET_TTL, memo_age, settings_memo
+
+    path = settings_memo(settings, environ)
+    if path is None:
+        return None
+    try:
+        age = memo_age(path, time.time())
+    except (ValueError, OSError):
+        return {"path": path, "present": False, "age_seconds": None, "usable": False}
+    usable = age is not None and 0 <= age < SECRET_TTL
+    shown = None if age is None else round(age)
+    return {"path": path, "present": True, "age_seconds": shown, "usable": usable}
 
 
 def profile_checks(ctx: Context, settings: Settings, *, role: bool = False) -> dict[str, Any]:
@@ -199,6 +220,8 @@ def render_status(report: dict[str, Any]) -> str:
     cache = report["cache"]
     lines.append(f"cache        {cache['backend']} ({cache['where']})")
     lines.append(f"cache folder {cache['folder']}")
+    if report["secret_memo"] is not None:
+        lines.append(_memo_line(report["secret_memo"]))
     lines += _entry_lines(report)
     skew = report["clock_skew_seconds"]
     if skew is None:
@@ -211,6 +234,15 @@ def render_status(report: dict[str, Any]) -> str:
     if report["error"]:
         lines.append(f"error        {report['error']}")
     return "\n".join(lines) + "\n"
+
+
+def _memo_line(memo: dict[str, Any]) -> str:
+    if not memo["present"]:
+        return "secret memo  none (the next command reads the secret)"
+    age = memo["age_seconds"]
+    written = "at an unknown time" if age is None else relative(-age) if age else "just now"
+    use = "in use" if memo["usable"] else "not used: the next command reads the secret"
+    return f"secret memo  {memo['path']}, written {written} ({use})"
 
 
 def _process_line(process: dict[str, Any], profile: str) -> str:
