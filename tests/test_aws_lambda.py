@@ -23,6 +23,9 @@ from mdh_creds.errors import MdhCredsError
 from mdh_creds.testing import MintRequest
 from servers import TABLE
 
+ROLE = "arn:aws:iam::123456789012:role/reader"
+ASSUMED = "arn:aws:sts::123456789012:assumed-role/reader/"
+
 
 class LambdaContext:
     """What the Lambda runtime passes as ``context`` (the fields a handler may read)."""
@@ -277,3 +280,47 @@ def test_a_rotated_secret_costs_a_warm_environment_one_refused_exchange(
     assert emulator.count("exchange") == 2
     third = environment.handle({}, LambdaContext())
     assert third["status"] == "fresh"
+
+
+def test_a_role_profile_is_kept_fresh_in_the_table_for_the_fleet_reading_it(
+    lambda_env: RecordingMinter,
+    world: World,
+    moto: Any,
+    dynamodb_table: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+
+    from mdh_creds.testing.minters import moto_iam_minter
+
+    world.emulator.minter = moto_iam_minter(moto.url)  # real IAM keys: moto's STS assumes on them
+    world.write_profile(mdh_cache="dynamodb", mdh_dynamodb_table=TABLE, mdh_cache_dir=None)
+    with world.config.open("a", encoding="utf-8") as handle:
+        handle.write(f"[profile reader]\nrole_arn = {ROLE}\nsource_profile = mdh\n")
+        handle.write("role_session_name = fleet\nregion = us-east-1\n")
+    for name in [n for n in os.environ if n.startswith("MDH_")]:
+        monkeypatch.delenv(name)  # the function ships the AWS config and names the role
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(world.config))
+    monkeypatch.setenv("AWS_PROFILE", "reader")
+    environment = aws_lambda.ExecutionEnvironment(out=io.StringIO())
+    assert environment.handle({}, LambdaContext())["status"] == "refreshed"
+    assert environment.handle({}, LambdaContext())["status"] == "fresh"
+
+    world.extra_env.update(moto.env)
+    read = world.run("process", "--profile", "reader")  # a reader of the fleet
+    assert read.code == 0, read.err
+    answer = json.loads(read.out)
+    assert world.emulator.count("exchange") == 1  # the refresher's only
+    broker = environment.broker
+    assert broker is not None
+    assert broker.get_credentials().access_key_id == answer["AccessKeyId"]  # assumed nothing
+    monkeypatch.delenv("AWS_PROFILE")
+    sts = boto3.client(
+        "sts",
+        region_name="us-east-1",
+        endpoint_url=moto.url,
+        aws_access_key_id=answer["AccessKeyId"],
+        aws_secret_access_key=answer["SecretAccessKey"],
+        aws_session_token=answer["SessionToken"],
+    )
+    assert sts.get_caller_identity()["Arn"] == f"{ASSUMED}fleet"

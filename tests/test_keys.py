@@ -157,6 +157,41 @@ def test_a_warm_hit_with_mdh_secret_id_makes_no_aws_call(world: World, moto: Any
     assert world.emulator.count("exchange") == 1
 
 
+def test_status_shows_the_secret_memo_and_clear_removes_it(world: World, moto: Any) -> None:
+    import os
+    import shutil
+
+    fields = {
+        "service_account": world.account.name,
+        "private_key": world.account.key_pair.private_pem,
+    }
+    secret_id = make_secret(moto, world, **fields)
+    world.write_profile(
+        mdh_private_key_file=None, mdh_service_account=None, mdh_secret_id=secret_id
+    )
+    before = json.loads(world.run("status", "--json", **moto.env).out)["secret_memo"]
+    assert before["present"] is False and before["age_seconds"] is None
+    assert world.run("process", **moto.env).code == 0
+    (memo,) = world.cache_dir.glob("secret-*.json")
+    shown = json.loads(world.run("status", "--json", **moto.env).out)["secret_memo"]
+    assert shown["path"] == str(memo) and shown["present"] and shown["usable"]
+    assert 0 <= shown["age_seconds"] < 60
+    human = world.run("status", **moto.env).out
+    assert f"secret memo  {memo}, written " in human and "(in use)" in human, human
+
+    cleared = world.run("clear", **moto.env)
+    assert cleared.code == 0 and "; 1 secret memo" in cleared.err, cleared.err
+    assert not memo.exists() and not list(world.cache_dir.glob("*.bin"))
+
+    assert world.run("process", **moto.env).code == 0
+    other = world.cache_dir / ("secret-" + "0" * 64 + ".json")  # another secret's memo
+    shutil.copy(memo, other)
+    os.chmod(other, 0o600)
+    swept = world.run("clear", "--all", **moto.env)
+    assert swept.code == 0 and "; 2 secret memos" in swept.err, swept.err
+    assert not list(world.cache_dir.glob("secret-*.json"))
+
+
 def test_a_memo_from_another_secret_or_too_old_is_not_used(world: World, moto: Any) -> None:
     import os
     import time

@@ -502,3 +502,27 @@ def test_status_shows_the_chain(chained: World) -> None:
     human = chained.main("status", "--profile", "B").out
     assert f"chain        assume {ROLE_B} (profile B)" in human, human
     print(human)
+
+
+def test_mdh_keys_of_a_role_in_the_chain_are_warned_about_once(
+    world: World, moto: MotoServer
+) -> None:
+    world.emulator.minter = moto_iam_minter(moto.url)
+    world.extra_env["AWS_ENDPOINT_URL"] = moto.url
+    write_config(
+        world, CHAIN.replace("role_session_name = hop-a", "mdh_cache = none\nmdh_timeout = 9")
+    )
+    says = "profile A is a role (role_arn, source_profile) and holds mdh_cache, mdh_timeout"
+    first = world.run("process", "--profile", "B")
+    assert first.code == 0, first.err
+    (line,) = first.err.splitlines()  # one line, once, though A is read for each hop
+    assert says in line and "count only in the chain's root, profile mdh" in line, line
+    assert world.run("process", "--profile", "B").err == ""  # a hit: the fast path reads no more
+    status = world.run("status", "--profile", "B")
+    assert status.code == 0 and status.err == "", status.err
+    (shown,) = [ln for ln in status.out.splitlines() if says in ln]
+    assert shown.startswith("warning      ")
+    report = json.loads(world.run("status", "--json", "--profile", "B").out)
+    assert sum(says in w for w in report["warnings"]) == 1
+    root = world.run("status", "--profile", "mdh")  # the root's own keys: nothing to say
+    assert root.code == 0 and "which are ignored" not in root.text

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_environ
+from conftest import clean_environ, wait_for
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.wrapped.identity import CHAIN_VARIABLE, chain_link, wrap_identity
 
@@ -238,6 +240,68 @@ def test_without_a_command_is_a_usage_error(wrapped: Wrapped) -> None:
         check=False,
     )
     assert done.returncode == 2 and "needs a command after --" in done.stderr
+
+
+# Prints FLOOD_CHUNKS times 64 KiB (its own memory stays small), then holds stdout open.
+FLOOD = """\
+import os, sys, time
+chunk = b"x" * (1 << 16)
+for _ in range(int(os.environ["FLOOD_CHUNKS"])):
+    sys.stdout.buffer.write(chunk)
+sys.stdout.flush()
+time.sleep(float(os.environ.get("FLOOD_HOLD", "0")))
+"""
+
+
+def run_measured(wrapped: Wrapped, argv: list[str], **extra: str) -> tuple[int, str, int]:
+    """``argv`` as a real process: its exit code, its stderr, and its peak memory (KiB, the
+    largest of it and the processes it reaped)."""
+    err = wrapped.tmp / "stderr"
+    with err.open("wb") as stderr:
+        child = subprocess.Popen(
+            argv, env=wrapped.env(**extra), stdout=subprocess.DEVNULL, stderr=stderr
+        )
+    reaped: list[tuple[int, int, Any]] = []
+
+    def exited() -> bool:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            reaped.append((pid, status, usage))
+        return bool(pid)
+
+    try:
+        wait_for(exited, "the wrap to exit", timeout=60)
+    finally:
+        if not reaped:
+            child.kill()
+            child.wait(10)
+    _, status, usage = reaped[0]
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
+    return child.returncode, err.read_text(), usage.ru_maxrss
+
+
+@pytest.mark.skipif(not hasattr(os, "wait4"), reason="peak memory is measured with wait4")
+def test_a_command_printing_100_mb_is_refused_without_reading_it_all(wrapped: Wrapped) -> None:
+    flood = wrapped.tmp / "flood.py"
+    flood.write_text(FLOOD, encoding="utf-8")
+    argv = [console_script(), "wrap", "--", sys.executable, str(flood)]
+    code, err, peak_kib = run_measured(wrapped, argv, FLOOD_CHUNKS="1600")
+    assert code == 4
+    line = one_line_error(subprocess.CompletedProcess(argv, code, "", err))
+    assert "printed more than 1048576 bytes" in line
+    assert peak_kib < 100 * 1024, f"the wrap peaked at {peak_kib // 1024} MiB"  # read all: 230
+    assert not list(wrapped.cache.glob("*.bin"))
+
+
+def test_a_command_printing_past_the_limit_is_killed_at_once(wrapped: Wrapped) -> None:
+    flood = wrapped.tmp / "flood.py"
+    flood.write_text(FLOOD, encoding="utf-8")
+    wrapped.command = [sys.executable, str(flood)]
+    started = time.monotonic()
+    result = wrapped.run("--command-timeout", "50", FLOOD_CHUNKS="32", FLOOD_HOLD="120")
+    assert result.returncode == 4  # not 5: stopped at the limit, not at the timeout
+    assert "printed more than 1048576 bytes" in one_line_error(result)
+    assert time.monotonic() - started < 45
 
 
 def test_status_says_where_the_sealing_key_is_kept(wrapped: Wrapped) -> None:

@@ -3,6 +3,9 @@
 Configure the function with the ``MDH_*`` environment variables (``MDH_SERVICE_ACCOUNT``,
 ``MDH_PRIVATE_KEY`` or ``MDH_SECRET_ID``, ``MDH_PROJECT_CODE`` or ``MDH_PROJECT_ID``,
 ``MDH_DYNAMODB_TABLE``...); the cache is always the DynamoDB table, whatever ``MDH_CACHE`` says.
+With ``AWS_PROFILE`` naming a role chained on an mdh profile (in the ``AWS_CONFIG_FILE`` shipped
+with the function) it keeps that role's credentials, and each hop below, fresh in the table:
+readers of the role profile then find them there and assume nothing themselves.
 Schedule it (EventBridge) more often than the refresh window so readers never exchange.
 For an API client (``MDH_CLIENT_ID`` and ``MDH_CLIENT_SECRET``, or the older token SDK's
 ``SECRET_NAME`` holding ``consumerKey``/``consumerSecret``) it keeps the access token fresh
@@ -138,17 +141,27 @@ class ExecutionEnvironment:
         """The broker and its watched cache (errors raised, not hidden)."""
         with self._lock:
             if self._built is None:
-                from mdh_creds.factory import build_broker, select_cache
-                from mdh_creds.settings.model import parse_settings
-
-                settings = parse_settings(self._environ, {"cache": "dynamodb"})
-                self._table = settings.dynamodb_table
-                # The refresher reads the table itself: a local copy would hide an emptied table.
-                table = select_cache(settings, self._environ, name="dynamodb", local_copies=False)
-                watch = SaveWatch(table)
-                broker = build_broker(settings, environ=self._environ, cache=watch)
-                self._built = (broker, watch)
+                self._built = self._build()
             return self._built
+
+    def _build(self) -> tuple[CredentialBroker, SaveWatch]:
+        """The broker of ``AWS_PROFILE`` (a role chained on an mdh profile: its last hop, every
+        hop kept in the table as a reader of that role keeps it) on the watched table."""
+        from mdh_creds.factory import build_broker, build_chain_broker, select_cache
+        from mdh_creds.roles.resolve import settings_chain
+        from mdh_creds.settings.model import parse_settings
+
+        flags = {"cache": "dynamodb"}
+        settings = parse_settings(self._environ, flags)
+        chained = settings_chain(settings, self._environ, flags)
+        root = chained[1] if chained is not None else settings  # whose cache keeps the chain
+        self._table = root.dynamodb_table
+        # The refresher reads the table itself: a local copy would hide an emptied table.
+        table = select_cache(root, self._environ, name="dynamodb", local_copies=False)
+        watch = SaveWatch(table)
+        if chained is not None:
+            return build_chain_broker(*chained, environ=self._environ, cache=watch), watch
+        return build_broker(settings, environ=self._environ, cache=watch), watch
 
     def handle(self, event: Any, context: Any) -> dict[str, str]:
         """Refresh the shared cache when its credentials are due; never return a secret.

@@ -6,7 +6,8 @@ key that opens this account's cache entries, never the private key itself.
 ``<digest>`` is the SHA-256 of the secret's id and of where it is read from (``secret_scope``).
 The entry key is the one ``crypto`` derives from the private key: it opens the short-lived entries
 the folder holds already, and signs nothing. The full command writes it whenever it reads the
-secret; the fast path reads it while it is younger than ``SECRET_TTL``. Light: the fast path
+secret; the fast path reads it while it is younger than ``SECRET_TTL``. ``status`` shows it and
+its age, ``clear`` removes the profile's and ``clear --all`` every one. Light: the fast path
 imports it.
 """
 
@@ -15,10 +16,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdh_creds.cache.folder import read_private
 from mdh_creds.mdh.pem import b64decode_strict
+
+if TYPE_CHECKING:
+    from mdh_creds.settings.model import Settings
 
 #: How long a secret read is reused, by the process that read it and by this machine's hits (s).
 SECRET_TTL = 600.0
@@ -69,3 +73,43 @@ def load_memo(folder: str, scope: tuple[str, ...], now: float) -> tuple[dict[str
     if len(entry_key) != 32:
         raise ValueError("a malformed memo")
     return names, entry_key
+
+
+def settings_memo(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    """Where the memo of the secret ``settings`` name lives (``None``: they name none)."""
+    if settings.secret_id is None:
+        return None
+    scope = secret_scope(settings.secret_id, settings.aws_profile, settings.region, environ)
+    return memo_path(str(settings.cache_folder(environ)), scope)
+
+
+def memo_age(path: str, now: float) -> float | None:
+    """Seconds since the secret of the memo at ``path`` was read; ``ValueError`` when there is
+    none of ours there, ``None`` when it does not say."""
+    stored = read_private(path, limit=4096)
+    if stored is None:
+        raise ValueError("no memo")
+    try:
+        read_at = json.loads(stored).get("read_at")
+    except (ValueError, AttributeError):
+        return None
+    return now - read_at if isinstance(read_at, float | int) else None
+
+
+def remove_memo(path: str) -> bool:
+    """Remove the memo at ``path``; whether there was one."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def remove_memos(folder: str) -> int:
+    """Remove every memo of the cache folder ``folder`` (ours: the caller checked); how many."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    found = [n for n in names if n.startswith("secret-") and n.endswith(".json")]
+    return sum(remove_memo(os.path.join(folder, name)) for name in found)

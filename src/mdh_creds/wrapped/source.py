@@ -2,7 +2,8 @@
 
 The command runs without a shell, with the arguments as given, the environment as given (plus
 ``CHAIN_VARIABLE``, which refuses a wrap that would run itself), stdin and stderr passed through
-(botocore shows a failed process's stderr to the user), stdout read and bounded in time.
+(botocore shows a failed process's stderr to the user), stdout read and bounded in time and in
+size (a command that prints more than ``MAX_OUTPUT`` bytes is killed and refused).
 
 Every failure is an ``ExchangeError``, so a stale entry is served through it with a warning:
 exit 4 for a command that fails or prints no valid document, 5 for one that does not answer in
@@ -14,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -34,6 +37,8 @@ class CommandMissing(ExchangeRejected):
 
 
 _log = logging.getLogger(__name__)
+_CHUNK = 1 << 16  # bytes per read of the command's output
+_REAP_SECONDS = 5.0  # how long a killed command may take to exit
 
 
 def shown(argv: Sequence[str]) -> str:
@@ -103,16 +108,34 @@ class CommandSource:
         return self._credentials(answer)
 
     def _run(self) -> bytes:
+        """What the command printed: at most ``MAX_OUTPUT`` bytes are read, and a command that
+        prints more, or does not finish in time, is killed and refused."""
         name = shown(self.argv)
         _log.debug("running the wrapped command %s (timeout %g s)", name, self.timeout)
+        child = self._start(name)
+        deadline = time.monotonic() + self.timeout
+        reader = _Reader(child)
         try:
-            done = subprocess.run(
-                self.argv,
-                env=self.child_environ(),
-                stdout=subprocess.PIPE,
-                timeout=self.timeout,
-                check=False,
-            )
+            output = reader.output(deadline)
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise ExchangeUnavailable(
+                f"the wrapped command {name} did not answer within {self.timeout:g} s "
+                "(raise --command-timeout if it needs longer)"
+            ) from None
+        except _Overflow:
+            raise ExchangeRejected(
+                f"the wrapped command {name} printed more than {MAX_OUTPUT} bytes (stopped)"
+            ) from None
+        finally:
+            _stop(child, reader)
+        if child.returncode != 0:
+            raise ExchangeRejected(f"the wrapped command {name} exited with {child.returncode}")
+        return output
+
+    def _start(self, name: str) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(self.argv, env=self.child_environ(), stdout=subprocess.PIPE)
         except FileNotFoundError:
             raise CommandMissing(
                 f"the wrapped command {name} was not found: check its path"
@@ -121,18 +144,10 @@ class CommandSource:
             raise CommandMissing(
                 f"the wrapped command {name} cannot be run (permission denied)"
             ) from None
-        except subprocess.TimeoutExpired:
-            raise ExchangeUnavailable(
-                f"the wrapped command {name} did not answer within {self.timeout:g} s "
-                "(raise --command-timeout if it needs longer)"
-            ) from None
         except OSError as exc:
             raise CommandMissing(
                 f"the wrapped command {name} cannot be run ({exc.strerror})"
             ) from None
-        if done.returncode != 0:
-            raise ExchangeRejected(f"the wrapped command {name} exited with {done.returncode}")
-        return bytes(done.stdout[: MAX_OUTPUT + 1])
 
     def _credentials(self, answer: dict[str, object]) -> TemporaryCredentials:
         now = self._clock()
@@ -165,3 +180,60 @@ class CommandSource:
         if expires_at <= now:
             raise ExchangeRejected(f"the wrapped command {name} printed an Expiration already past")
         return min(expires_at, now + timedelta(seconds=MAX_TRUSTED_LIFETIME))
+
+
+class _Overflow(Exception):
+    """The command printed more than ``MAX_OUTPUT`` bytes."""
+
+
+class _Reader:
+    """Reads a child's stdout in a thread (pipes cannot be polled everywhere), up to its end or
+    just past ``MAX_OUTPUT`` bytes: memory holds that much and one chunk at most, whatever the
+    command prints."""
+
+    def __init__(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None
+        self.stream, self.done = child.stdout, threading.Event()
+        self.chunks: list[bytes] = []
+        threading.Thread(target=self._read, name="mdh-creds-wrap-read", daemon=True).start()
+
+    def _read(self) -> None:
+        size = 0
+        try:
+            while size <= MAX_OUTPUT:
+                chunk = os.read(self.stream.fileno(), _CHUNK)
+                if not chunk:
+                    break
+                self.chunks.append(chunk)
+                size += len(chunk)
+        except (OSError, ValueError):  # the pipe closed under the reader: nothing more to read
+            pass
+        finally:
+            self.done.set()
+
+    def output(self, deadline: float) -> bytes:
+        """What was printed: ``TimeoutExpired`` past ``deadline``, ``_Overflow`` past
+        ``MAX_OUTPUT`` bytes."""
+        if not self.done.wait(max(0.0, deadline - time.monotonic())):
+            raise subprocess.TimeoutExpired("wrapped command", 0)
+        output = b"".join(self.chunks)
+        if len(output) > MAX_OUTPUT:
+            raise _Overflow()
+        return output
+
+    def close(self) -> None:
+        """Let go of the pipe once the reader is done (not under a blocked read: a process the
+        command left behind may still hold the pipe, and the descriptor could be reused)."""
+        if self.done.wait(_REAP_SECONDS):
+            self.stream.close()
+
+
+def _stop(child: subprocess.Popen[bytes], reader: _Reader) -> None:
+    """Kill the child if it still runs, reap it, and let go of its pipe."""
+    if child.poll() is None:
+        child.kill()
+        try:
+            child.wait(_REAP_SECONDS)
+        except subprocess.TimeoutExpired:
+            _log.debug("the wrapped command did not exit after being killed")
+    reader.close()

@@ -1,6 +1,7 @@
-"""``mdh-creds clear``: remove cached entries (``--all``: of every identity, which needs no
-service account configured, only the cache the settings name; and the temporary files killed
-writers left in the cache folder)."""
+"""``mdh-creds clear``: remove cached entries, and the profile's memo of its Secrets Manager
+secret (``mdh.memo``); ``--all``: of every identity, which needs no service account configured,
+only the cache the settings name, with every memo and the temporary files killed writers left in
+the cache folder."""
 
 from __future__ import annotations
 
@@ -31,12 +32,15 @@ def run(ctx: Context) -> int:
         cache = _settings_cache(ctx, settings)
         removed = clear_cache(cache) if cache else 0
         where = cache.describe() if cache else "no cache"
-        count = sweep_folder(ctx, settings)
+        count, memos = sweep_folder(ctx, settings)
         swept = f"; {count} leftover temporary file{'' if count == 1 else 's'}" if count else ""
+        swept += f"; {memos} secret memo{'' if memos == 1 else 's'}" if memos else ""
     else:
-        broker = make_broker(ctx, _mdh_settings(ctx))
+        settings = _mdh_settings(ctx)
+        broker = make_broker(ctx, settings)
         removed = broker.clear()
         where = broker.cache.describe() if broker.cache else "no cache"
+        swept = "; 1 secret memo" if _remove_memo(ctx, settings) else ""
     noun = "entry" if removed == 1 else "entries"
     ctx.say(f"removed {removed} cached {noun} ({where}){swept}", event="clear")
     return 0
@@ -75,12 +79,24 @@ def clear_cache(cache: CacheBackend) -> int:
     return removed
 
 
-def sweep_folder(ctx: Context, settings: Settings) -> int:
-    """Remove every temporary file of ours in the cache folder, when the folder is ours."""
+def _remove_memo(ctx: Context, settings: Settings) -> bool:
+    """Remove the memo of the secret the profile (a role: its chain's root) reads its account
+    from; whether there was one."""
+    from mdh_creds.mdh.memo import remove_memo, settings_memo
+
+    chained = role_chain(ctx, settings)
+    path = settings_memo(chained[1] if chained else settings, ctx.environ)
+    return path is not None and remove_memo(path)
+
+
+def sweep_folder(ctx: Context, settings: Settings) -> tuple[int, int]:
+    """Remove every temporary file and every secret memo of ours in the cache folder, when the
+    folder is ours: how many of each."""
     from mdh_creds.cache.folder import folder_problem, sweep_temporary
     from mdh_creds.factory import cache_folder
+    from mdh_creds.mdh.memo import remove_memos
 
     folder = cache_folder(settings, ctx.environ)
     if not folder.is_dir() or folder_problem(folder) is not None:
-        return 0
-    return sweep_temporary(folder, older_than=0.0)
+        return 0, 0
+    return sweep_temporary(folder, older_than=0.0), remove_memos(str(folder))

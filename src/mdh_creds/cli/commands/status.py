@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ def run(ctx: Context) -> int:
 def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
     """A JSON-able report; a configuration error is reported in it, not raised."""
     from mdh_creds.factory import cache_folder
+    from mdh_creds.roles.resolve import reported_hop_key_warnings
 
+    ignored = reported_hop_key_warnings(str(settings.config_file), settings.profile)
     chain, root = _chain(ctx, settings)
     folder = cache_folder(root, ctx.environ)
     cache = _cache(ctx, root)
@@ -69,10 +72,12 @@ def collect_status(ctx: Context, settings: Settings) -> dict[str, Any]:
         "cache": describe_cache(settings, cache, folder),
         "entries": [],
         "clock_skew_seconds": None,
+        "secret_memo": secret_memo(root, ctx.environ),
         **profile_checks(ctx, settings, role=chain is not None),
     }
     if chain is not None:
         report["chain"] = chain.describe()
+        report["warnings"] += ignored
     try:
         _add_entries(report, make_broker(ctx, settings, cache=cache, ask=True))
     except MdhCredsError as exc:
@@ -106,6 +111,25 @@ def _chain(ctx: Context, settings: Settings) -> tuple[Chain | None, Settings]:
     except MdhCredsError:
         return None, settings
     return chained if chained is not None else (None, settings)
+
+
+def secret_memo(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any] | None:
+    """For an account read from Secrets Manager: this machine's memo of the secret (``mdh.memo``),
+    whether it is there and how old it is."""
+    import time
+
+    from mdh_creds.mdh.memo import SECRET_TTL, memo_age, settings_memo
+
+    path = settings_memo(settings, environ)
+    if path is None:
+        return None
+    try:
+        age = memo_age(path, time.time())
+    except (ValueError, OSError):
+        return {"path": path, "present": False, "age_seconds": None, "usable": False}
+    usable = age is not None and 0 <= age < SECRET_TTL
+    shown = None if age is None else round(age)
+    return {"path": path, "present": True, "age_seconds": shown, "usable": usable}
 
 
 def profile_checks(ctx: Context, settings: Settings, *, role: bool = False) -> dict[str, Any]:
@@ -196,6 +220,8 @@ def render_status(report: dict[str, Any]) -> str:
     cache = report["cache"]
     lines.append(f"cache        {cache['backend']} ({cache['where']})")
     lines.append(f"cache folder {cache['folder']}")
+    if report["secret_memo"] is not None:
+        lines.append(_memo_line(report["secret_memo"]))
     lines += _entry_lines(report)
     skew = report["clock_skew_seconds"]
     if skew is None:
@@ -208,6 +234,15 @@ def render_status(report: dict[str, Any]) -> str:
     if report["error"]:
         lines.append(f"error        {report['error']}")
     return "\n".join(lines) + "\n"
+
+
+def _memo_line(memo: dict[str, Any]) -> str:
+    if not memo["present"]:
+        return "secret memo  none (the next command reads the secret)"
+    age = memo["age_seconds"]
+    written = "at an unknown time" if age is None else relative(-age) if age else "just now"
+    use = "in use" if memo["usable"] else "not used: the next command reads the secret"
+    return f"secret memo  {memo['path']}, written {written} ({use})"
 
 
 def _process_line(process: dict[str, Any], profile: str) -> str:
