@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from conftest import clean_environ, wait_for
+from conftest import clean_environ
 from mdh_creds.cache.stored import KIND_CREDENTIALS, CacheKey
 from mdh_creds.wrapped.identity import CHAIN_VARIABLE, chain_link, wrap_identity
 
