@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from mdh_creds.broker import CredentialBroker, EntryStatus
 from mdh_creds.cli.context import Context, make_broker
 from mdh_creds.cli.launcher import is_own_command
 from mdh_creds.clock import relative, to_timestamp, utc_now
@@ -92,9 +93,7 @@ def profile_row(ctx: Context, name: str) -> dict[str, Any]:
     shows state ``error`` with the message."""
     row = _row(name, None)
     try:
-        settings = parse_settings(ctx.environ, {**ctx.flags, "profile": name}, warn_unknown=False)
-        broker = make_broker(ctx, settings)
-        entries = list(broker.entries())
+        broker, entries = _broker_entries(ctx, name)
     except MdhCredsError as exc:
         row.update(state="error", error=printable(redact(str(exc))))
         return row
@@ -113,14 +112,19 @@ def role_row(ctx: Context, profiles: Profiles, name: str) -> dict[str, Any] | No
         if found is None:
             return None
         row["root"] = found[0].root
-        settings = parse_settings(ctx.environ, {**ctx.flags, "profile": name}, warn_unknown=False)
-        broker = make_broker(ctx, settings)
-        entries = list(broker.entries())
+        broker, entries = _broker_entries(ctx, name)
     except MdhCredsError as exc:
         row.update(state="error", error=printable(redact(str(exc))))
         return row
     _add_state(row, entries, broker.cred_key.name)
     return row
+
+
+def _broker_entries(ctx: Context, name: str) -> tuple[CredentialBroker, list[EntryStatus]]:
+    """The broker of profile ``name`` and the entries its cache holds (no exchange)."""
+    settings = parse_settings(ctx.environ, {**ctx.flags, "profile": name}, warn_unknown=False)
+    broker = make_broker(ctx, settings)
+    return broker, list(broker.entries())
 
 
 def _add_state(row: dict[str, Any], entries: list[Any], wanted: str) -> None:
