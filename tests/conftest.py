@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -183,6 +184,18 @@ class World:
         sealed = account.sealer().seal(key, creds.to_payload())
         select("file", folder=self.cache_dir).save(key, sealed, creds.expires_at)
         return creds
+
+
+def need_shell(name: str) -> str:
+    """The path of shell ``name``. Where it is missing the test is skipped with the reason, and
+    under ``MDH_CREDS_REQUIRE_SHELLS=1`` (CI: ``.ci/run`` installs fish and zsh) it fails."""
+    found = shutil.which(name)
+    if found is None:
+        message = f"{name} is not installed (CI installs it: .ci/run)"
+        if os.environ.get("MDH_CREDS_REQUIRE_SHELLS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
 
 
 def wait_for(

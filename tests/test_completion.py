@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need_shell
 from mdh_creds.cli.main import COMMANDS
 from mdh_creds.settings.specs import CACHE_CHOICES
 
@@ -100,8 +100,7 @@ def test_bash_completes_a_key_file_name(home: dict[str, str]) -> None:
 
 
 def fish_complete(home: dict[str, str], line: str) -> list[str]:
-    if shutil.which("fish") is None:
-        pytest.skip("fish is not installed (CI installs it: .ci/run)")
+    need_shell("fish")
     script = completion_script("fish", home)
     done = subprocess.run(
         ["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
@@ -133,8 +132,7 @@ def test_fish_completes_profiles_from_the_aws_config(home: dict[str, str]) -> No
 
 
 def needs_zsh() -> None:
-    if shutil.which("zsh") is None:
-        pytest.skip("zsh is not installed (CI installs it: .ci/run)")
+    need_shell("zsh")
 
 
 def test_zsh_script_parses(home: dict[str, str]) -> None:

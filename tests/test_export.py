@@ -7,14 +7,13 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import shutil
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import World
+from conftest import World, need_shell
 from mdh_creds.formats import to_export
 from mdh_creds.models import TemporaryCredentials
 from powershell_grammar import read_assignments
@@ -72,12 +71,7 @@ def bash_reads(path: Path, exported_check: bool) -> list[str]:
 
 
 def fish_reads(path: Path) -> list[str]:
-    fish = shutil.which("fish")
-    if not fish:
-        message = "fish is not installed"
-        if os.environ.get("MDH_CREDS_REQUIRE_KEYRING") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    fish = need_shell("fish")
     script = f"source '{path}'; {PRINT}; printenv AWS_ACCESS_KEY_ID"
     return run_shell([fish, "--no-config", "-c", script], path.parent)
 

@@ -7,7 +7,6 @@ PowerShell cannot run here: what we write is read with its tokenizer's grammar
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -18,6 +17,7 @@ from botocore.configloader import raw_config_parse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import need_shell
 from mdh_creds.formats import export_line, quote_powershell, to_export
 from mdh_creds.models import TemporaryCredentials
 from powershell_grammar import SINGLE_QUOTES, read_assignments, read_expression
@@ -83,11 +83,7 @@ def fish(path: Path, names: str) -> list[str]:
 
 
 def shell_or_skip(name: str) -> None:
-    if shutil.which(name) is None:
-        message = f"{name} is not installed"
-        if os.environ.get("MDH_CREDS_REQUIRE_KEYRING") == "1":  # CI: every shell must run
-            pytest.fail(message)
-        pytest.skip(message)
+    need_shell(name)
 
 
 @pytest.mark.parametrize(
