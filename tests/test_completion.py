@@ -105,6 +105,7 @@ def fish_complete(home: dict[str, str], line: str) -> list[str]:
     done = subprocess.run(
         ["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
         env=home,
+        cwd=home["HOME"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -126,6 +127,16 @@ def test_fish_completes_profiles_from_the_aws_config(home: dict[str, str]) -> No
     assert sorted(line.split("\t")[0] for line in found) == ["default", "mdh", "other"]
     found = fish_complete(home, "mdh-creds clear --cache ")
     assert sorted(line.split("\t")[0] for line in found) == sorted(CACHE_CHOICES)
+
+
+def test_fish_completes_the_command_exec_runs_then_its_words(home: dict[str, str]) -> None:
+    (Path(home["HOME"]) / "service-account.pem").touch()
+    assert "whoami" in [
+        line.split("\t")[0] for line in fish_complete(home, "mdh-creds exec -- whoam")
+    ]
+    found = fish_complete(home, "mdh-creds exec --profile mdh -- cat serv")
+    assert found == ["service-account.pem"]
+    assert fish_complete(home, "mdh-creds status serv") == []  # no file words outside exec's --
 
 
 # --- zsh: an interactive shell on a terminal, TAB pressed --------------------------------------

@@ -174,6 +174,23 @@ def _fish_option(option: Option, condition: str, profiles: str) -> str:
     return " ".join(parts)
 
 
+# After ``exec ... --``: the command exec runs, then that command's own words (fish completes
+# the rest of the line as if it were typed alone).
+_FISH_EXEC_RUN = [
+    "function __mdh_creds_exec_run",
+    "    set -l tokens (commandline -opc)",
+    "    set -l at (contains -i -- -- $tokens); and contains -- exec $tokens[1..$at]",
+    "end",
+    "function __mdh_creds_exec_words",
+    "    set -l tokens (commandline -opc)",
+    "    set -l at (contains -i -- -- $tokens)",
+    "    set -l run (string escape -- $tokens[(math $at + 1)..-1]) (commandline -ct)",
+    "    complete -C (string join ' ' -- $run)",
+    "end",
+    "complete -c mdh-creds -n __mdh_creds_exec_run -x -a '(__mdh_creds_exec_words)'",
+]
+
+
 def fish(commands: list[Command], root: tuple[Option, ...], profiles: str) -> str:
     every = [set(_flags(c.options)) for c in commands]
     common = set.intersection(*every) if every else set()
@@ -184,6 +201,7 @@ def fish(commands: list[Command], root: tuple[Option, ...], profiles: str) -> st
         "complete -c mdh-creds -e",
         "complete -c mdh-creds -f",
     ]
+    lines += _FISH_EXEC_RUN
     no_command = f"not __fish_seen_subcommand_from {names}"
     for command in commands:
         lines.append(
