@@ -142,12 +142,8 @@ def test_fish_completes_the_command_exec_runs_then_its_words(home: dict[str, str
 # --- zsh: an interactive shell on a terminal, TAB pressed --------------------------------------
 
 
-def needs_zsh() -> None:
-    need_shell("zsh")
-
-
 def test_zsh_script_parses(home: dict[str, str]) -> None:
-    needs_zsh()
+    need_shell("zsh")
     script = completion_script("zsh", home)
     subprocess.run(["zsh", "-n", str(script)], env=home, timeout=60, check=True)
 
@@ -163,7 +159,7 @@ def test_zsh_script_parses(home: dict[str, str]) -> None:
     ],
 )
 def test_zsh_completes_on_tab(home: dict[str, str], typed: str, completed: str) -> None:
-    needs_zsh()
+    need_shell("zsh")
     script = completion_script("zsh", home)
     assert zsh_line_after_tab(home, script, typed) == completed
 

@@ -82,10 +82,6 @@ def fish(path: Path, names: str) -> list[str]:
     return ["fish", "--no-config", "-c", f"source $argv[1]; printf '%s\\0' {names}", str(path)]
 
 
-def shell_or_skip(name: str) -> None:
-    need_shell(name)
-
-
 @pytest.mark.parametrize(
     ("fmt", "shell", "argv"),
     [
@@ -105,7 +101,7 @@ def test_the_shell_reads_back_what_was_exported(
     argv: Callable[[Path, str], list[str]],
     values: list[str],
 ) -> None:
-    shell_or_skip(shell)
+    need_shell(shell)
     script, kept = script_for(fmt, values)
     if not kept:
         return
